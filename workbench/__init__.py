@@ -1,0 +1,66 @@
+"""Workbench: notebook-first MLOps on PyTorch, Dask and MLflow.
+
+    import workbench as wb
+    job = wb.train("workbench.demo.classifier:train", params={"epochs": 5},
+                   data=wb.demo.make_dataset(5_000))
+    job.result()
+
+Attributes load lazily so `import workbench` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "cluster": "workbench.cluster",
+    "train": "workbench.training.launch",
+    "sweep": "workbench.training.launch",
+    "Job": "workbench.training.job",
+    "Sweep": "workbench.training.job",
+    "RunResult": "workbench.training.job",
+    "trainable": "workbench.training.spec",
+    "uniform": "workbench.training.space",
+    "loguniform": "workbench.training.space",
+    "randint": "workbench.training.space",
+    "choice": "workbench.training.space",
+    "WorkbenchError": "workbench.errors",
+    "ConfigError": "workbench.errors",
+    "JobCancelled": "workbench.errors",
+    "JobFailed": "workbench.errors",
+    "UnreachableError": "workbench.errors",
+    "settings": "workbench.config",
+}
+_SUBMODULES = {"demo"}
+
+__all__ = sorted([*_EXPORTS, *_SUBMODULES])
+
+if TYPE_CHECKING:
+    from workbench import demo
+    from workbench.cluster import cluster
+    from workbench.config import settings
+    from workbench.errors import (
+        ConfigError,
+        JobCancelled,
+        JobFailed,
+        UnreachableError,
+        WorkbenchError,
+    )
+    from workbench.training.job import Job, RunResult, Sweep
+    from workbench.training.launch import sweep, train
+    from workbench.training.space import choice, loguniform, randint, uniform
+    from workbench.training.spec import trainable
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"workbench.{name}")
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

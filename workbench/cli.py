@@ -1,0 +1,297 @@
+"""The `workbench` command. Data goes to stdout (`--json`: one object), logs and bars to stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from workbench.errors import WorkbenchError
+
+DEMO_FN = "workbench.demo.classifier:train"
+DEMO_MODEL = "workbench-demo"
+
+
+def _emit(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{pair!r} is not key=value", param_hint="-p")
+        try:
+            params[name] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[name] = raw
+    return params
+
+
+def _parse_space(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """name=a,b,c (grid) or name=uniform:LOW:HIGH | loguniform:LOW:HIGH | randint:LOW:HIGH."""
+    from workbench.training import space as spaces
+
+    makers: dict[str, Callable[..., Any]] = {"uniform": spaces.uniform,
+                                             "loguniform": spaces.loguniform,
+                                             "randint": spaces.randint}
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name or not raw:
+            raise click.BadParameter(f"{pair!r} is not name=v1,v2 or name=uniform:LOW:HIGH",
+                                     param_hint="--space")
+        kind, _, bounds = raw.partition(":")
+        if kind in makers:
+            low, _, high = bounds.partition(":")
+            cast = int if kind == "randint" else float
+            try:
+                out[name] = makers[kind](cast(low), cast(high))
+            except ValueError:
+                raise click.BadParameter(f"{pair!r}: bounds must be numbers, e.g. "
+                                         f"{name}={kind}:1:10", param_hint="--space") from None
+        else:
+            out[name] = [_scalar(v) for v in raw.split(",")]
+    return out
+
+
+def _scalar(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except WorkbenchError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="workbench")
+def cli() -> None:
+    """Workbench: train on Dask, track in MLflow, watch drift, promote to production."""
+
+
+def _demo_data(rows: int, seed: int) -> Any:
+    from workbench.demo import make_dataset
+
+    return make_dataset(rows, seed=seed)
+
+
+def _train_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.argument("function", required=False),
+        click.option("--demo", is_flag=True, help="train the built-in classifier on built-in data"),
+        click.option("-p", "--param", "params", multiple=True, help="key=value (JSON values)"),
+        click.option("--data", type=str, help="Parquet/CSV file or directory"),
+        click.option("--rows", type=int, default=None, help="rows of demo data (with --demo)"),
+        click.option("--epochs", type=int, default=None, help="epochs (with --demo)"),
+        click.option("--experiment", default=None, help="MLflow experiment name"),
+        click.option("--seed", type=int, default=None),
+        click.option("--json", "as_json", is_flag=True, help="print one JSON object"),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _resolve(function: str | None, demo: bool, params: tuple[str, ...], data: str | None,
+             rows: int | None, epochs: int | None, seed: int | None) -> tuple[str, dict[str, Any],
+                                                                               Any]:
+    parsed = _parse_params(params)
+    if demo:
+        if function:
+            raise click.UsageError("give either FUNCTION or --demo, not both")
+        if epochs is not None:
+            parsed["epochs"] = epochs
+        frame = data or _demo_data(rows or 20_000, seed if seed is not None else 0)
+        return DEMO_FN, parsed, frame
+    if not function:
+        raise click.UsageError("give a train function as module:function, or --demo")
+    if rows is not None or epochs is not None:
+        raise click.UsageError("--rows and --epochs go with --demo; use -p for your function")
+    return function, parsed, data
+
+
+@cli.command()
+@_train_options
+@click.option("--workers", type=int, default=1, show_default=True, help="DDP ranks")
+@click.option("--register", default=None, help="register the model under this name")
+@click.option("--run-name", default=None)
+def train(function: str | None, demo: bool, params: tuple[str, ...], data: str | None,
+          rows: int | None, epochs: int | None, experiment: str | None, seed: int | None,
+          as_json: bool, workers: int, register: str | None, run_name: str | None) -> None:
+    """Train FUNCTION (module:function) or the --demo classifier as one tracked run."""
+    import workbench as wb
+
+    fn, parsed, frame = _resolve(function, demo, params, data, rows, epochs, seed)
+    job = wb.train(fn, params=parsed, data=frame, experiment=experiment, run_name=run_name,
+                   workers=workers, register=register, seed=seed, progress=not as_json)
+    click.echo(f"run {job.run_id} submitted", err=True)
+    result = _wait(job)
+    out = {**result.to_dict(), "status": job.status()}
+    if register:
+        out["registered"] = _registered_version(register, job.run_id)
+    if as_json:
+        _emit(out)
+    else:
+        _print_result(out)
+
+
+def _wait(job: Any) -> Any:
+    try:
+        return job.result()
+    except WorkbenchError:
+        raise
+    except Exception as exc:
+        raise WorkbenchError(f"run {job.run_id} failed: {type(exc).__name__}: {exc}; see the "
+                             "traceback in the run's error/traceback.txt artifact") from None
+
+
+def _registered_version(name: str, run_id: str) -> dict[str, Any] | None:
+    from workbench.tracking.store import tracking_client
+
+    versions = tracking_client().search_model_versions(f"name='{name}' and run_id='{run_id}'")
+    if not versions:
+        return None
+    return {"name": name, "version": int(max(int(v.version) for v in versions))}
+
+
+def _print_result(out: dict[str, Any]) -> None:
+    click.echo(f"run_id:    {out['run_id']}")
+    click.echo(f"status:    {out['status']}")
+    click.echo(f"model_uri: {out['model_uri']}")
+    if out.get("registered"):
+        click.echo(f"registered: {out['registered']['name']} v{out['registered']['version']}")
+    for key, value in sorted(out["metrics"].items()):
+        click.echo(f"  {key:<14} {value:.4f}")
+
+
+@cli.command()
+@_train_options
+@click.option("--space", "space", multiple=True,
+              help="name=v1,v2 (grid) or name=uniform|loguniform|randint:LOW:HIGH")
+@click.option("--n-trials", type=int, default=None, help="random search with N trials")
+@click.option("--metric", default=None, help="metric to optimise (demo: val_loss)")
+@click.option("--mode", type=click.Choice(["min", "max"]), default="min", show_default=True)
+def sweep(function: str | None, demo: bool, params: tuple[str, ...], data: str | None,
+          rows: int | None, epochs: int | None, experiment: str | None, seed: int | None,
+          as_json: bool, space: tuple[str, ...], n_trials: int | None, metric: str | None,
+          mode: str) -> None:
+    """Grid or random search over FUNCTION (or --demo), trials in parallel on the cluster."""
+    import workbench as wb
+
+    fn, parsed, frame = _resolve(function, demo, params, data, rows, epochs, seed)
+    if demo:
+        metric = metric or "val_loss"
+        space = space or ("lr=0.003,0.01,0.03", "hidden=16,64")
+    if not metric:
+        raise click.UsageError("--metric is required")
+    if not space:
+        raise click.UsageError("give at least one --space name=v1,v2")
+    result = wb.sweep(fn, space=_parse_space(space), data=frame, n_trials=n_trials,
+                      metric=metric, mode=mode, experiment=experiment, params=parsed, seed=seed,
+                      progress=not as_json)
+    click.echo(f"sweep {result.parent_run_id} submitted ({len(result.jobs)} trials)", err=True)
+    try:
+        trials = result.result()
+        best = result.best()
+    except WorkbenchError:
+        raise
+    except Exception as exc:
+        raise WorkbenchError(f"sweep {result.parent_run_id} failed: every trial failed; first "
+                             f"error: {type(exc).__name__}: {exc}") from None
+    out = {"parent_run_id": result.parent_run_id, "metric": metric, "mode": mode,
+           "best": best.to_dict(), "trials": [t.to_dict() for t in trials],
+           "failed": len(result.jobs) - len(trials)}
+    if as_json:
+        _emit(out)
+        return
+    click.echo(f"sweep {result.parent_run_id}: {len(trials)} trials, {out['failed']} failed")
+    click.echo(f"best: {best.run_id} {metric}={best.metrics.get(metric, float('nan')):.4f}")
+
+
+@cli.command()
+@click.option("--experiment", default=None)
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def runs(experiment: str | None, limit: int, as_json: bool) -> None:
+    """Recent runs of an experiment (default: workbench)."""
+    from workbench.runs import list_runs
+
+    rows = list_runs(experiment, limit)
+    if as_json:
+        _emit({"runs": rows})
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("run_id", "name", "kind", "status", "started", "metrics")
+    for row in rows:
+        metrics = " ".join(f"{k}={v:.4g}" for k, v in sorted(row["metrics"].items())[:4])
+        table.add_row(row["run_id"], row["name"] or "", row["kind"], row["status"],
+                      row["started"] or "", metrics)
+    Console().print(table)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+def doctor(as_json: bool) -> None:
+    """What Workbench found on this machine, and a one-line fix for each problem."""
+    from workbench.doctor import run_checks
+
+    findings = run_checks()
+    failed = [f for f in findings if f.status == "fail"]
+    if as_json:
+        _emit({"ok": not failed, "findings": [f.to_dict() for f in findings]})
+    else:
+        marks = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
+        from rich.console import Console
+
+        console = Console()
+        for f in findings:
+            fix = f"  [dim]fix:[/] {f.fix}" if f.fix else ""
+            console.print(f"{marks[f.status]:>14}  {f.check:<12} {f.detail}{fix}",
+                          highlight=False)
+    if failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--rows", type=int, default=20_000, show_default=True)
+@click.option("--epochs", type=int, default=8, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def demo(rows: int, epochs: int, as_json: bool) -> None:
+    """The main job on the embedded defaults: train, track and register the demo classifier."""
+    import workbench as wb
+    from workbench.config import settings
+
+    data = _demo_data(rows, 0)
+    job = wb.train(DEMO_FN, params={"epochs": epochs}, data=data, run_name="demo",
+                   register=DEMO_MODEL, seed=0, progress=not as_json)
+    result = _wait(job)
+    out = {**result.to_dict(), "status": job.status(),
+           "registered": _registered_version(DEMO_MODEL, job.run_id),
+           "tracking_uri": settings().tracking_uri}
+    if as_json:
+        _emit(out)
+        return
+    _print_result(out)
+    click.echo(f"\nbrowse it: mlflow ui --backend-store-uri {out['tracking_uri']}")
+
+
+def main() -> None:
+    cli(prog_name="workbench")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""The dask seam: one client per process, to a local cluster or the one WORKBENCH_SCHEDULER names."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+from workbench.config import settings
+from workbench.errors import UnreachableError
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+_lock = threading.Lock()
+_client: Client | None = None
+_local_cluster: Any = None
+
+
+def cluster(*, n_workers: int | None = None, memory_limit: str | None = None) -> Client:
+    """The process's dask client, started on first use and reused after (idempotent).
+
+    WORKBENCH_SCHEDULER=tcp://host:8786 connects to an existing cluster; otherwise a
+    LocalCUDACluster (one worker per GPU) when CUDA GPUs are visible, else a LocalCluster with
+    one single-threaded worker process per core (PyTorch does its own threading).
+    """
+    global _client, _local_cluster
+    with _lock:
+        if _client is not None and _client.status == "running":
+            return _client
+        from distributed import Client
+
+        address = settings().scheduler
+        if address:
+            try:
+                _client = Client(address, timeout="10s", set_as_default=False)
+            except (OSError, TimeoutError) as exc:
+                raise UnreachableError(
+                    f"cannot reach the dask scheduler at {address} ({exc}); start it, or unset "
+                    "WORKBENCH_SCHEDULER to use a local cluster") from None
+        else:
+            _local_cluster = _start_local(n_workers, memory_limit)
+            _client = Client(_local_cluster, set_as_default=False)
+        atexit.register(shutdown)
+        return _client
+
+
+def _start_local(n_workers: int | None, memory_limit: str | None) -> Any:
+    from workbench.gpu import visible_gpus
+
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    common: dict[str, Any] = {"dashboard_address": "127.0.0.1:0", "silence_logs": logging.WARNING}
+    if memory_limit:
+        common["memory_limit"] = memory_limit
+    if visible_gpus():
+        from dask_cuda import LocalCUDACluster
+
+        return LocalCUDACluster(ip="127.0.0.1", threads_per_worker=1, **common)
+    from distributed import LocalCluster
+
+    workers = n_workers or max(1, min(os.cpu_count() or 1, 8))
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                        host="127.0.0.1", **common)
+
+
+def torch_threads_hint(client: Client) -> int | None:
+    """Threads PyTorch may use per worker on a local cluster, so workers do not oversubscribe."""
+    if _local_cluster is None or client is not _client:
+        return None
+    workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+def shutdown() -> None:
+    """Close the client and any local cluster this process started."""
+    global _client, _local_cluster
+    with _lock:
+        if _client is not None:
+            _client.close()
+            _client = None
+        if _local_cluster is not None:
+            _local_cluster.close()
+            _local_cluster = None

@@ -1,0 +1,35 @@
+"""Where things live: the embedded defaults and the environment variables that override them.
+
+Read on every call (no caching) so tests and notebooks can change the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_EXPERIMENT = "workbench"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    tracking_uri: str
+    artifact_root: str | None  # None: let the tracking server decide
+    scheduler: str | None  # None: start a local cluster
+
+    @property
+    def embedded_store(self) -> bool:
+        return self.tracking_uri.startswith("sqlite:")
+
+
+def settings() -> Settings:
+    home = Path(os.environ.get("WORKBENCH_HOME", ".workbench")).expanduser().resolve()
+    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}"
+    artifact_root = os.environ.get("WORKBENCH_ARTIFACT_ROOT")
+    if artifact_root is None and tracking_uri.startswith("sqlite:"):
+        artifact_root = (home / "artifacts").as_uri()
+    scheduler = os.environ.get("WORKBENCH_SCHEDULER") or None
+    return Settings(home=home, tracking_uri=tracking_uri, artifact_root=artifact_root,
+                    scheduler=scheduler)

@@ -1,0 +1,23 @@
+"""Errors a user sees. Each message is one line that names the problem and the fix."""
+
+from __future__ import annotations
+
+
+class WorkbenchError(Exception):
+    """Base class: the CLI prints these as one line and exits non-zero."""
+
+
+class ConfigError(WorkbenchError):
+    """Bad input from the user: parameters, data, function references."""
+
+
+class UnreachableError(WorkbenchError):
+    """A service (tracking server, dask scheduler) could not be reached."""
+
+
+class JobCancelled(WorkbenchError):
+    """Raised inside a train function when its job was cancelled."""
+
+
+class JobFailed(WorkbenchError):
+    """A job ended without a result (its worker died too often, or it was cancelled)."""

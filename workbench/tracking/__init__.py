@@ -1,0 +1,1 @@
+"""The MLflow seam: every call into MLflow goes through this package."""

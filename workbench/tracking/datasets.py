@@ -1,0 +1,27 @@
+"""Record the training data as an MLflow dataset input, with its digest and schema."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from workbench.data import DataSource
+
+
+def log_dataset(client: MlflowClient, run_id: str, source: DataSource, data: Any,
+                target: str | None) -> None:
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    schema = json.dumps({"columns": list(source.columns), "target": target})
+    profile = json.dumps({"num_rows": source.rows} if source.rows is not None else {})
+    name = source.source.rsplit("/", 1)[-1] if source.kind == "path" else "training-data"
+    dataset = Dataset(name=name, digest=source.digest,
+                      source_type="local" if source.kind == "path" else "code",
+                      source=json.dumps({"uri": source.source, "kind": source.kind}),
+                      schema=schema, profile=profile)
+    tags = [InputTag("mlflow.data.context", "training")]
+    client.log_inputs(run_id, datasets=[DatasetInput(dataset, tags)])
+    client.set_tag(run_id, "workbench.data.digest", source.digest)

@@ -1,0 +1,84 @@
+"""Connect to the tracking store (embedded SQLite by default) and make experiments."""
+
+from __future__ import annotations
+
+import logging
+import re
+import urllib.error
+import urllib.request
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from workbench.config import DEFAULT_EXPERIMENT, settings
+from workbench.errors import UnreachableError
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+_QUIET = ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent", "mlflow.models.model")
+
+
+def quiet_mlflow() -> None:
+    """Silence MLflow's start-up chatter (schema migrations, 'View run at ...')."""
+    for name in _QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def check_reachable(tracking_uri: str, timeout: float = 3.0) -> None:
+    """Fail fast with a one-line reason when a tracking server is down."""
+    if not tracking_uri.startswith(("http://", "https://")):
+        return
+    url = tracking_uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (user's server)
+            response.read(64)
+    except urllib.error.HTTPError:
+        return  # it answered: the server is up, /health may just be routed differently
+    except (OSError, urllib.error.URLError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UnreachableError(
+            f"cannot reach the MLflow tracking server at {tracking_uri} ({reason}); start it, or "
+            "unset MLFLOW_TRACKING_URI to use the embedded SQLite store"
+        ) from None
+
+
+def tracking_client(tracking_uri: str | None = None) -> MlflowClient:
+    """An MlflowClient on the configured store; also points MLflow's fluent API at it."""
+    import mlflow
+
+    quiet_mlflow()
+    uri = tracking_uri or settings().tracking_uri
+    check_reachable(uri)
+    if uri.startswith("sqlite:///"):
+        settings().home.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    return _client(uri)
+
+
+@lru_cache(maxsize=8)
+def _client(uri: str) -> MlflowClient:
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def ensure_experiment(client: MlflowClient, name: str | None = None) -> str:
+    """The id of experiment `name`, created with an artifact root under $WORKBENCH_HOME."""
+    name = name or DEFAULT_EXPERIMENT
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return str(found.experiment_id)
+    root = settings().artifact_root
+    location = f"{root}/{_slug(name)}" if root else None
+    try:
+        return str(client.create_experiment(name, artifact_location=location))
+    except Exception:
+        # Another process created it between our lookup and create.
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return str(found.experiment_id)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "experiment"

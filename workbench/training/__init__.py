@@ -1,0 +1,1 @@
+"""Training on Dask: specs, the worker-side runner, jobs, sweeps and DDP."""

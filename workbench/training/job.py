@@ -1,0 +1,292 @@
+"""Handles on submitted work: `Job` (one run, possibly several DDP ranks) and `Sweep`."""
+
+from __future__ import annotations
+
+import html
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from workbench.errors import JobCancelled, JobFailed
+from workbench.training.progress import ProgressBar, format_metrics, in_marimo, marimo_wait
+from workbench.training.runner import cancel_event_name, progress_topic
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
+    from mlflow import MlflowClient
+
+log = logging.getLogger(__name__)
+
+TERMINAL = {"FINISHED", "FAILED", "KILLED"}
+CANCEL_GRACE_S = 10.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    metrics: dict[str, float]
+    model_uri: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "metrics": dict(self.metrics), "model_uri": self.model_uri}
+
+
+@dataclass
+class _Progress:
+    state: str = "pending"
+    step: int = -1
+    total: int | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    attempt: int = 1
+
+
+class Job:
+    """A submitted training run. `.result()` waits for it; it shows progress while it runs."""
+
+    def __init__(self, *, run_id: str, futures: list[Future], dask: Client,
+                 tracking: MlflowClient, job_key: str, name: str, show_progress: bool = True,
+                 on_done: Callable[[Job], None] | None = None) -> None:
+        self.run_id = run_id
+        self.name = name
+        self._futures = futures
+        self._dask = dask
+        self._tracking = tracking
+        self._job_key = job_key
+        self._progress = _Progress()
+        self._lock = threading.Lock()
+        self._on_done = on_done
+        self._bar = ProgressBar(name, enabled=show_progress)
+        self._cancel_requested = False
+        dask.subscribe_topic(progress_topic(job_key), self._on_event)
+        futures[0].add_done_callback(self._finished)
+
+    # -- state --------------------------------------------------------------------------------
+    def status(self) -> str:
+        """PENDING, RUNNING, FINISHED, FAILED or KILLED."""
+        future = self._futures[0]
+        if future.status == "finished":
+            return "FINISHED"
+        if future.status == "cancelled" or self._cancel_requested and future.done():
+            return "KILLED"
+        if future.status == "error":
+            return "KILLED" if isinstance(future.exception(), JobCancelled) else "FAILED"
+        return "RUNNING" if self._progress.state == "running" else "PENDING"
+
+    def progress(self) -> dict[str, Any]:
+        """The latest progress a worker reported: state, step, total, metrics, attempt."""
+        with self._lock:
+            p = self._progress
+            return {"state": p.state, "step": p.step, "total": p.total,
+                    "metrics": dict(p.metrics), "attempt": p.attempt}
+
+    def done(self) -> bool:
+        return all(f.done() for f in self._futures)
+
+    def result(self, timeout: float | None = None) -> RunResult:
+        """Wait for the run; re-raises the train function's exception with its traceback."""
+        from distributed.scheduler import KilledWorker
+
+        if in_marimo() and not self.done():
+            marimo_wait(self._futures, self._describe, self._progress.total or 1, self.name)
+        try:
+            value = self._futures[0].result(timeout=timeout)
+            for other in self._futures[1:]:
+                other.result(timeout=timeout)
+        except KilledWorker as exc:
+            raise JobFailed(f"run {self.run_id} failed: its worker died repeatedly ({exc}); "
+                            "check the worker logs for out-of-memory kills") from None
+        except Exception as exc:
+            if type(exc).__name__ == "CancelledError":
+                raise JobCancelled(f"run {self.run_id} was cancelled") from None
+            raise
+        return RunResult(value["run_id"], dict(value["metrics"]), value["model_uri"])
+
+    def cancel(self, grace: float = CANCEL_GRACE_S) -> None:
+        """Stop the run and mark it KILLED. The train function stops at its next ctx call."""
+        from distributed import Event, wait
+
+        self._cancel_requested = True
+        Event(cancel_event_name(self._job_key), client=self._dask).set()
+        if self._progress.state == "running":
+            try:
+                wait(self._futures, timeout=grace)
+            except Exception:
+                pass
+        for future in self._futures:
+            if not future.done():
+                future.cancel()
+        self._mark_terminal("KILLED")
+
+    # -- events -------------------------------------------------------------------------------
+    def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
+        _, message = event
+        with self._lock:
+            p = self._progress
+            p.state = str(message.get("state", p.state))
+            p.step = int(message.get("step", p.step))
+            p.total = message.get("total") or p.total
+            p.metrics = dict(message.get("metrics") or p.metrics)
+            p.attempt = int(message.get("attempt", p.attempt))
+            snapshot = (p.step + 1, p.total, dict(p.metrics), p.state)
+        self._bar.update(*snapshot)
+
+    def _finished(self, future: Future) -> None:
+        # Runs on a dask callback thread once rank 0 is done, whether or not anyone waits.
+        if future.status == "error" and not isinstance(future.exception(), JobCancelled):
+            from distributed.scheduler import KilledWorker
+
+            if isinstance(future.exception(), KilledWorker):
+                self._mark_terminal("FAILED", note="worker died repeatedly")
+        elif future.status == "cancelled":
+            self._mark_terminal("KILLED")
+        self._bar.update(self._progress.step + 1, self._progress.total, self._progress.metrics,
+                         self.status().lower())
+        self._bar.close()
+        try:
+            self._dask.unsubscribe_topic(progress_topic(self._job_key))
+        except Exception:
+            pass
+        if self._on_done is not None:
+            self._on_done(self)
+
+    def _mark_terminal(self, status: str, note: str | None = None) -> None:
+        try:
+            run = self._tracking.get_run(self.run_id)
+            if run.info.status not in TERMINAL:
+                if note:
+                    self._tracking.set_tag(self.run_id, "workbench.error", note)
+                self._tracking.set_terminated(self.run_id, status)
+        except Exception:
+            log.warning("could not mark run %s %s", self.run_id, status, exc_info=True)
+
+    def _describe(self) -> tuple[int, str]:
+        p = self._progress
+        return p.step + 1, format_metrics(p.metrics)
+
+    # -- display ------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"<Job {self.name} run_id={self.run_id} status={self.status()}>"
+
+    def _repr_html_(self) -> str:
+        p = self.progress()
+        return (f"<b>Job</b> {html.escape(self.name)} &middot; run <code>{self.run_id}</code> "
+                f"&middot; {self.status()} &middot; step {p['step'] + 1}"
+                f"{'/' + str(p['total']) if p['total'] else ''} "
+                f"{html.escape(format_metrics(p['metrics']))}")
+
+
+class Sweep:
+    """A set of trial runs nested under one parent run."""
+
+    def __init__(self, *, parent_run_id: str, jobs: list[Job], metric: str, mode: str,
+                 tracking: MlflowClient, show_progress: bool = True) -> None:
+        self.parent_run_id = parent_run_id
+        self.jobs = jobs
+        self.metric = metric
+        self.mode = mode
+        self._tracking = tracking
+        self._lock = threading.Lock()
+        self._finished: set[str] = set()
+        self._closed = False
+        self._bar = ProgressBar(f"sweep {parent_run_id[:8]}", total=len(jobs), unit="trial",
+                                enabled=show_progress)
+        for job in jobs:
+            job._on_done = self._trial_done
+            if job.done():
+                self._trial_done(job)
+
+    def status(self) -> str:
+        states = [job.status() for job in self.jobs]
+        if all(s in TERMINAL for s in states):
+            return "FINISHED" if any(s == "FINISHED" for s in states) else "FAILED"
+        return "RUNNING" if any(s == "RUNNING" for s in states) else "PENDING"
+
+    def result(self, timeout: float | None = None) -> list[RunResult]:
+        """Results of the trials that finished; raises only if every trial failed."""
+        from distributed import wait
+
+        if in_marimo() and not all(j.done() for j in self.jobs):
+            marimo_wait([j._futures[0] for j in self.jobs], self._describe, len(self.jobs),
+                        f"sweep {self.parent_run_id[:8]}")
+        wait([job._futures[0] for job in self.jobs], timeout=timeout)
+        results, errors = [], []
+        for job in self.jobs:
+            try:
+                results.append(job.result())
+            except Exception as exc:
+                errors.append(exc)
+        self._close()
+        if not results and errors:
+            raise errors[0]
+        return results
+
+    def best(self) -> RunResult:
+        ranked = [r for r in self.result() if self.metric in r.metrics]
+        if not ranked:
+            raise JobFailed(f"no trial of sweep {self.parent_run_id} logged metric "
+                            f"{self.metric!r}; log it with ctx.log_metrics")
+        pick = min if self.mode == "min" else max
+        return pick(ranked, key=lambda r: r.metrics[self.metric])
+
+    def cancel(self) -> None:
+        for job in self.jobs:
+            job.cancel()
+        self._close()
+
+    def _trial_done(self, job: Job) -> None:
+        with self._lock:
+            self._finished.add(job.run_id)
+            finished = len(self._finished)
+        self._bar.update(finished, len(self.jobs), self._best_so_far())
+        if finished == len(self.jobs):
+            self._close()
+
+    def _best_so_far(self) -> dict[str, float]:
+        values = [j.progress()["metrics"].get(self.metric) for j in self.jobs if j.done()]
+        values = [v for v in values if v is not None]
+        if not values:
+            return {}
+        return {f"best_{self.metric}": (min if self.mode == "min" else max)(values)}
+
+    def _describe(self) -> tuple[int, str]:
+        return sum(j.done() for j in self.jobs), format_metrics(self._best_so_far())
+
+    def _close(self) -> None:
+        """Record the best trial on the parent run and end it (once)."""
+        with self._lock:
+            if self._closed or not all(j.done() for j in self.jobs):
+                return
+            self._closed = True
+        self._bar.close()
+        states = [j.status() for j in self.jobs]
+        try:
+            best = self._pick_best()
+            if best is not None:
+                self._tracking.set_tag(self.parent_run_id, "workbench.best_run_id", best[0])
+                self._tracking.log_metric(self.parent_run_id, f"best_{self.metric}", best[1])
+            self._tracking.set_tag(self.parent_run_id, "workbench.failed_trials",
+                                   str(sum(s != "FINISHED" for s in states)))
+            status = "FINISHED" if "FINISHED" in states else "FAILED"
+            if all(s == "KILLED" for s in states):
+                status = "KILLED"
+            self._tracking.set_terminated(self.parent_run_id, status)
+        except Exception:
+            log.warning("could not close sweep run %s", self.parent_run_id, exc_info=True)
+
+    def _pick_best(self) -> tuple[str, float] | None:
+        scored = []
+        for job in self.jobs:
+            future = job._futures[0]
+            if future.status == "finished":
+                value = future.result()["metrics"].get(self.metric)
+                if value is not None:
+                    scored.append((job.run_id, float(value)))
+        if not scored:
+            return None
+        pick = min if self.mode == "min" else max
+        return pick(scored, key=lambda s: s[1])
+
+    def __repr__(self) -> str:
+        return f"<Sweep {self.parent_run_id} trials={len(self.jobs)} status={self.status()}>"

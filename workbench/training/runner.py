@@ -1,0 +1,257 @@
+"""The worker side of a run: set up, call the user's function, record the outcome.
+
+Runs inside a dask task. Rank 0 owns the MLflow run (metrics writer, model, final status);
+other DDP ranks only train. Nothing here runs on the client.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.errors import JobCancelled
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 0.25
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """Everything a worker needs to run one rank of one run. Picklable."""
+
+    run_id: str
+    tracking_uri: str
+    fn: Callable[..., Any] | str
+    params: dict[str, Any]
+    seed: int
+    job_key: str  # names the cancel event and the progress topic
+    rank: int = 0
+    world_size: int = 1
+    rendezvous: tuple[str, int] | None = None
+    register: str | None = None
+    torch_threads: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def cancel_event_name(job_key: str) -> str:
+    return f"{job_key}-cancel"
+
+
+def progress_topic(job_key: str) -> str:
+    return f"{job_key}-progress"
+
+
+def run_trial(spec: TrialSpec, data: Any = None) -> dict[str, Any]:
+    import mlflow
+    import torch
+
+    from workbench.training.context import TrainContext
+    from workbench.training.spec import resolve_function
+    from workbench.tracking.sinks import mlflow_sink, persisted_steps
+    from workbench.tracking.store import tracking_client
+    from workbench.tracking.writer import MetricWriter
+
+    client = tracking_client(spec.tracking_uri)
+    _seed_everything(spec.seed)
+    if spec.torch_threads:
+        torch.set_num_threads(spec.torch_threads)
+    device = _device()
+    main = spec.rank == 0
+    writer = None
+    attempt = 1
+    if main:
+        run = client.get_run(spec.run_id)
+        attempt = int(run.data.tags.get("workbench.attempt", "0")) + 1
+        client.set_tag(spec.run_id, "workbench.attempt", str(attempt))
+        mlflow.start_run(run_id=spec.run_id)  # thread-local: lets fn call mlflow.log_* too
+        writer = MetricWriter(
+            mlflow_sink(client, spec.run_id),
+            persisted_steps=persisted_steps(client, spec.run_id) if attempt > 1 else None,
+        )
+    cancelled = threading.Event()
+    ctx = TrainContext(run_id=spec.run_id, params=spec.params, data=data, device=device,
+                       seed=spec.seed, rank=spec.rank, world_size=spec.world_size, client=client,
+                       writer=writer, cancelled=cancelled)
+    heartbeat = _Heartbeat(spec.job_key, ctx, writer, cancelled, attempt)
+    heartbeat.start()
+    status = "FAILED"
+    try:
+        if spec.world_size > 1:
+            _init_process_group(spec, device)
+        fn = resolve_function(spec.fn)
+        returned = fn(ctx)
+        model_uri = None
+        if main and isinstance(returned, torch.nn.Module):
+            model_uri = _log_model(returned, ctx, spec.register)
+        if spec.world_size > 1:
+            torch.distributed.barrier()
+        status = "FINISHED"
+        metrics = dict(writer.stats.latest) if writer else {}
+        return {"run_id": spec.run_id, "metrics": metrics, "model_uri": model_uri}
+    except JobCancelled:
+        status = "KILLED"
+        raise
+    except BaseException as exc:
+        if main:
+            _record_error(client, spec.run_id, exc)
+        raise
+    finally:
+        heartbeat.stop(status)
+        if spec.world_size > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+        if main:
+            try:
+                if writer is not None:
+                    writer.close()  # every queued point reaches the store before the status
+            finally:
+                if ctx.resumed_from is not None:
+                    client.set_tag(spec.run_id, "workbench.resumed_from_checkpoint",
+                                   str(ctx.resumed_from))
+                mlflow.end_run(status)
+
+
+def _seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def _device() -> Any:
+    import torch
+
+    if torch.cuda.is_available():
+        # dask-cuda puts this worker's GPU first in CUDA_VISIBLE_DEVICES
+        return torch.device("cuda", 0)
+    return torch.device("cpu")
+
+
+def _init_process_group(spec: TrialSpec, device: Any) -> None:
+    import datetime
+
+    import torch.distributed as dist
+
+    assert spec.rendezvous is not None
+    host, port = spec.rendezvous
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":
+        import torch
+
+        torch.cuda.set_device(device)
+    dist.init_process_group(backend=backend, init_method=f"tcp://{host}:{port}",
+                            rank=spec.rank, world_size=spec.world_size,
+                            timeout=datetime.timedelta(minutes=5))
+
+
+def _log_model(model: Any, ctx: Any, register: str | None) -> str:
+    import mlflow
+    import numpy as np
+    import pandas as pd
+    import torch
+    from mlflow.models import infer_signature
+
+    model = model.to("cpu").eval()
+    requirements = [f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}",
+                    f"numpy=={np.__version__}", f"pandas=={pd.__version__}"]
+    example = ctx.input_example
+    if example is None:
+        # Without an example the graph cannot be exported; pickle is the only format left.
+        info = mlflow.pytorch.log_model(model, name="model", pip_requirements=requirements,
+                                        registered_model_name=register,
+                                        serialization_format="pickle")
+        return str(info.model_uri)
+    metadata = None
+    if isinstance(example, pd.DataFrame):
+        metadata = {"feature_names": [str(c) for c in example.columns]}
+        example = example.to_numpy(np.float32)
+    example = np.asarray(example, dtype=np.float32)
+    with torch.no_grad():
+        output = model(torch.from_numpy(example)).numpy()
+    # pt2 (torch.export) loads without unpickling code, so a model is safe to load anywhere.
+    info = mlflow.pytorch.log_model(model, name="model", input_example=example,
+                                    signature=infer_signature(example, output),
+                                    pip_requirements=requirements, metadata=metadata,
+                                    registered_model_name=register, serialization_format="pt2")
+    return str(info.model_uri)
+
+
+def _record_error(client: Any, run_id: str, exc: BaseException) -> None:
+    try:
+        text = "".join(traceback.format_exception(exc))
+        client.log_text(run_id, text, "error/traceback.txt")
+        client.set_tag(run_id, "workbench.error", f"{type(exc).__name__}: {exc}"[:500])
+    except Exception:
+        log.warning("could not record the error of run %s", run_id, exc_info=True)
+
+
+class _Heartbeat:
+    """Publishes progress to the client and watches for cancellation, off the training thread."""
+
+    def __init__(self, job_key: str, ctx: Any, writer: Any, cancelled: threading.Event,
+                 attempt: int) -> None:
+        self._job_key = job_key
+        self._ctx = ctx
+        self._writer = writer
+        self._cancelled = cancelled
+        self._attempt = attempt
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="workbench-heartbeat", daemon=True)
+        self._worker, self._event = self._connect()
+
+    def _connect(self) -> tuple[Any, Any]:
+        try:
+            from distributed import Event, get_client, get_worker
+
+            worker = get_worker()
+            return worker, Event(cancel_event_name(self._job_key), client=get_client())
+        except Exception:  # not inside a dask worker (e.g. called in-process)
+            return None, None
+
+    def start(self) -> None:
+        self._publish("running")
+        self._thread.start()
+
+    def stop(self, status: str) -> None:
+        self._stopped.set()
+        self._thread.join(5)
+        self._publish(status.lower())
+
+    def _run(self) -> None:
+        last = None
+        while not self._stopped.wait(HEARTBEAT_S):
+            try:
+                if self._event is not None and self._event.is_set():
+                    self._cancelled.set()
+            except Exception:
+                log.debug("cancel check failed", exc_info=True)
+            stamp = (self._writer.stats.latest_step, self._ctx.total_steps) if self._writer else None
+            if stamp != last:
+                last = stamp
+                self._publish("running")
+
+    def _publish(self, state: str) -> None:
+        if self._worker is None or self._ctx.rank != 0:
+            return
+        stats = self._writer.stats if self._writer else None
+        message = {
+            "run_id": self._ctx.run_id,
+            "state": state,
+            "step": stats.latest_step if stats else -1,
+            "total": self._ctx.total_steps,
+            "metrics": dict(stats.latest) if stats else {},
+            "attempt": self._attempt,
+            "pid": os.getpid(),
+        }
+        try:
+            self._worker.log_event(progress_topic(self._job_key), message)
+        except Exception:
+            log.debug("progress publish failed", exc_info=True)
