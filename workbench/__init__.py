@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "cluster": "workbench.cluster",
+    "cluster": "workbench.dask_cluster",
     "train": "workbench.training.launch",
     "sweep": "workbench.training.launch",
     "Job": "workbench.training.job",
@@ -40,7 +40,7 @@ __all__ = sorted([*_EXPORTS, *_SUBMODULES])
 
 if TYPE_CHECKING:
     from workbench import demo
-    from workbench.cluster import cluster
+    from workbench.dask_cluster import cluster
     from workbench.config import settings
     from workbench.errors import (
         ConfigError,

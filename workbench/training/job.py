@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 import logging
 import threading
+import time
+from concurrent.futures import CancelledError
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,6 +22,20 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TERMINAL = {"FINISHED", "FAILED", "KILLED"}
+
+
+def wait_all(futures: list[Future], timeout: float | None) -> bool:
+    """Wait for futures on their own client (not dask's default one); True if all are done."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    for future in futures:
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            future.result(timeout=remaining)
+        except TimeoutError:
+            return False
+        except BaseException:  # failed or cancelled counts as done
+            continue
+    return True
 CANCEL_GRACE_S = 10.0
 
 
@@ -97,23 +113,18 @@ class Job:
         except KilledWorker as exc:
             raise JobFailed(f"run {self.run_id} failed: its worker died repeatedly ({exc}); "
                             "check the worker logs for out-of-memory kills") from None
-        except Exception as exc:
-            if type(exc).__name__ == "CancelledError":
-                raise JobCancelled(f"run {self.run_id} was cancelled") from None
-            raise
+        except CancelledError:
+            raise JobCancelled(f"run {self.run_id} was cancelled") from None
         return RunResult(value["run_id"], dict(value["metrics"]), value["model_uri"])
 
     def cancel(self, grace: float = CANCEL_GRACE_S) -> None:
         """Stop the run and mark it KILLED. The train function stops at its next ctx call."""
-        from distributed import Event, wait
+        from distributed import Event
 
         self._cancel_requested = True
         Event(cancel_event_name(self._job_key), client=self._dask).set()
         if self._progress.state == "running":
-            try:
-                wait(self._futures, timeout=grace)
-            except Exception:
-                pass
+            wait_all(self._futures, timeout=grace)
         for future in self._futures:
             if not future.done():
                 future.cancel()
@@ -205,12 +216,11 @@ class Sweep:
 
     def result(self, timeout: float | None = None) -> list[RunResult]:
         """Results of the trials that finished; raises only if every trial failed."""
-        from distributed import wait
-
         if in_marimo() and not all(j.done() for j in self.jobs):
             marimo_wait([j._futures[0] for j in self.jobs], self._describe, len(self.jobs),
                         f"sweep {self.parent_run_id[:8]}")
-        wait([job._futures[0] for job in self.jobs], timeout=timeout)
+        if not wait_all([job._futures[0] for job in self.jobs], timeout=timeout):
+            raise TimeoutError(f"sweep {self.parent_run_id} not done within {timeout}s")
         results, errors = [], []
         for job in self.jobs:
             try:

@@ -147,7 +147,7 @@ def _tracking(experiment: str | None) -> tuple[MlflowClient, str]:
 
 
 def _dask() -> Client:
-    from workbench.cluster import cluster
+    from workbench.dask_cluster import cluster
 
     return cluster()
 
@@ -193,7 +193,7 @@ def _describe_dim(value: Any) -> str:
 def _submit(dask: Client, tracking: MlflowClient, run_id: str, plan: _Plan,
             params: dict[str, Any], *, workers: int, resources: Mapping[str, float] | None,
             register: str | None, progress: bool, name: str) -> Job:
-    from workbench.cluster import torch_threads_hint
+    from workbench.dask_cluster import torch_threads_hint
     from workbench.config import settings
 
     job_key = f"workbench-{run_id}-{uuid.uuid4().hex[:6]}"

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 _lock = threading.Lock()
 _client: Client | None = None
 _local_cluster: Any = None
+_address: str | None = None  # what _client was made for: a scheduler address, or None for local
 
 
 def cluster(*, n_workers: int | None = None, memory_limit: str | None = None) -> Client:
@@ -26,13 +27,16 @@ def cluster(*, n_workers: int | None = None, memory_limit: str | None = None) ->
     LocalCUDACluster (one worker per GPU) when CUDA GPUs are visible, else a LocalCluster with
     one single-threaded worker process per core (PyTorch does its own threading).
     """
-    global _client, _local_cluster
+    global _client, _local_cluster, _address
+    address = settings().scheduler
     with _lock:
-        if _client is not None and _client.status == "running":
+        if _client is not None and _client.status == "running" and _address == address:
             return _client
+    shutdown()  # the environment now names another cluster
+    with _lock:
         from distributed import Client
 
-        address = settings().scheduler
+        _address = address
         if address:
             try:
                 _client = Client(address, timeout="10s", set_as_default=False)
@@ -43,7 +47,6 @@ def cluster(*, n_workers: int | None = None, memory_limit: str | None = None) ->
         else:
             _local_cluster = _start_local(n_workers, memory_limit)
             _client = Client(_local_cluster, set_as_default=False)
-        atexit.register(shutdown)
         return _client
 
 
@@ -83,3 +86,6 @@ def shutdown() -> None:
         if _local_cluster is not None:
             _local_cluster.close()
             _local_cluster = None
+
+
+atexit.register(shutdown)

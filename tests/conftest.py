@@ -1,0 +1,58 @@
+"""Shared fixtures: a fresh embedded MLflow store per test and one real 2-worker LocalCluster."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from workbench.gpu import visible_gpus
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if visible_gpus():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU; none is visible on this machine")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def wb_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """WORKBENCH_HOME in a temp dir: a new SQLite store and artifact root for this test."""
+    home = tmp_path / "wb"
+    monkeypatch.setenv("WORKBENCH_HOME", str(home))
+    for name in ("MLFLOW_TRACKING_URI", "WORKBENCH_SCHEDULER", "WORKBENCH_ARTIFACT_ROOT"):
+        monkeypatch.delenv(name, raising=False)
+    yield home
+    import mlflow
+
+    active = mlflow.active_run()
+    if active is not None:
+        mlflow.end_run()
+        pytest.fail(f"test left MLflow run {active.info.run_id} active")
+
+
+@pytest.fixture(scope="session")
+def dask_client() -> Iterator[object]:
+    """A real LocalCluster with 2 single-threaded worker processes, shared by the session."""
+    saved = os.environ.pop("WORKBENCH_SCHEDULER", None)
+    import workbench as wb
+    from workbench.dask_cluster import shutdown
+
+    client = wb.cluster(n_workers=2)
+    yield client
+    shutdown()
+    if saved is not None:
+        os.environ["WORKBENCH_SCHEDULER"] = saved
+
+
+@pytest.fixture
+def tracking(wb_home: Path, dask_client: object):  # type: ignore[no-untyped-def]
+    """An MlflowClient on this test's store, with the shared cluster running."""
+    from workbench.tracking.store import tracking_client
+
+    return tracking_client()
