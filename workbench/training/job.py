@@ -56,6 +56,7 @@ class _Progress:
     total: int | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     attempt: int = 1
+    pid: int | None = None  # the worker process running rank 0
 
 
 class Job:
@@ -91,11 +92,11 @@ class Job:
         return "RUNNING" if self._progress.state == "running" else "PENDING"
 
     def progress(self) -> dict[str, Any]:
-        """The latest progress a worker reported: state, step, total, metrics, attempt."""
+        """The latest progress a worker reported: state, step, total, metrics, attempt, pid."""
         with self._lock:
             p = self._progress
             return {"state": p.state, "step": p.step, "total": p.total,
-                    "metrics": dict(p.metrics), "attempt": p.attempt}
+                    "metrics": dict(p.metrics), "attempt": p.attempt, "pid": p.pid}
 
     def done(self) -> bool:
         return all(f.done() for f in self._futures)
@@ -140,6 +141,7 @@ class Job:
             p.total = message.get("total") or p.total
             p.metrics = dict(message.get("metrics") or p.metrics)
             p.attempt = int(message.get("attempt", p.attempt))
+            p.pid = message.get("pid", p.pid)
             snapshot = (p.step + 1, p.total, dict(p.metrics), p.state)
         self._bar.update(*snapshot)
 
