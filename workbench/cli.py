@@ -233,14 +233,15 @@ def runs(experiment: str | None, limit: int, as_json: bool) -> None:
         _emit({"runs": rows})
         return
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    table = Table("run_id", "name", "kind", "status", "started", "metrics")
+    table = Table("name", "kind", "status", "started", "metrics")
+    table.columns.insert(0, Column("run_id", no_wrap=True, min_width=32))
     for row in rows:
         metrics = " ".join(f"{k}={v:.4g}" for k, v in sorted(row["metrics"].items())[:4])
         table.add_row(row["run_id"], row["name"] or "", row["kind"], row["status"],
                       row["started"] or "", metrics)
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
 @cli.command()

@@ -1,0 +1,114 @@
+"""The batched metric writer, against a real SQLite MLflow store and against a flaky sink."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from workbench.tracking.sinks import mlflow_sink, persisted_steps
+from workbench.tracking.store import ensure_experiment, tracking_client
+from workbench.tracking.writer import MetricWriter, Point
+
+
+@pytest.fixture
+def store(wb_home):
+    client = tracking_client()
+    run = client.create_run(ensure_experiment(client, "writer"))
+    yield client, run.info.run_id
+    client.set_terminated(run.info.run_id)
+
+
+def test_every_point_reaches_the_store_in_batches(store) -> None:
+    client, run_id = store
+    writer = MetricWriter(mlflow_sink(client, run_id), interval=0.05)
+    for step in range(2500):
+        writer.log({"loss": 1.0 / (step + 1), "acc": step / 2500}, step)
+    writer.close()
+    assert writer.stats.persisted == 5000
+    assert writer.stats.batches >= 5  # <= 1000 points a call: MLflow's batch limit
+    history = client.get_metric_history(run_id, "loss")
+    assert sorted(m.step for m in history) == list(range(2500))
+
+
+def test_log_never_waits_on_a_slow_store() -> None:
+    release = threading.Event()
+    written: list[Point] = []
+
+    def slow_sink(points: list[Point]) -> None:
+        release.wait(10)
+        written.extend(points)
+
+    writer = MetricWriter(slow_sink, interval=0.01)
+    started = time.perf_counter()
+    for step in range(20_000):
+        writer.log({"x": float(step)}, step)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 2.0  # the sink is blocked the whole time; the loop is not
+    release.set()
+    writer.close()
+    assert len(written) == 20_000
+
+
+def test_a_failing_store_is_retried_and_loses_nothing() -> None:
+    calls = {"n": 0}
+    written: list[Point] = []
+
+    def flaky(points: list[Point]) -> None:
+        calls["n"] += 1
+        if calls["n"] <= 3:
+            raise OSError("database is locked")
+        written.extend(points)
+
+    writer = MetricWriter(flaky, interval=0.01)
+    for step in range(50):
+        writer.log({"x": float(step)}, step)
+    writer.close()
+    assert [p.step for p in written] == list(range(50))
+    assert writer.stats.retries == 3
+
+
+def test_a_store_that_stays_down_is_reported() -> None:
+    def down(points: list[Point]) -> None:
+        raise OSError("no route to host")
+
+    writer = MetricWriter(down, interval=0.01, max_retries=2)
+    writer.log({"x": 1.0}, 0)
+    with pytest.raises(RuntimeError, match="metric writer failed: no route to host"):
+        writer.close()
+
+
+def test_flush_returns_once_earlier_points_are_stored(store) -> None:
+    client, run_id = store
+    writer = MetricWriter(mlflow_sink(client, run_id), interval=30)  # would not wake on its own
+    writer.log({"x": 1.0}, 0)
+    writer.flush(timeout=10)
+    assert [m.value for m in client.get_metric_history(run_id, "x")] == [1.0]
+    writer.close()
+
+
+def test_a_resumed_run_skips_steps_already_stored(store) -> None:
+    client, run_id = store
+    first = MetricWriter(mlflow_sink(client, run_id), interval=0.01)
+    for step in range(6):
+        first.log({"x": float(step)}, step)
+    first.close()
+    assert persisted_steps(client, run_id) == {"x": 5}
+
+    second = MetricWriter(mlflow_sink(client, run_id), interval=0.01,
+                          persisted_steps=persisted_steps(client, run_id))
+    for step in range(3, 9):  # replays 3..5 after restoring an older checkpoint
+        second.log({"x": 100.0 + step}, step)
+    second.close()
+    assert second.stats.skipped == 3
+    values = {m.step: m.value for m in client.get_metric_history(run_id, "x")}
+    assert values == {0: 0.0, 1: 1.0, 2: 2.0, 3: 3.0, 4: 4.0, 5: 5.0, 6: 106.0, 7: 107.0,
+                      8: 108.0}
+
+
+def test_non_numeric_values_fail_in_the_loop_not_later() -> None:
+    writer = MetricWriter(lambda points: None, interval=0.01)
+    with pytest.raises((TypeError, ValueError)):
+        writer.log({"x": "high"}, 0)  # type: ignore[dict-item]
+    writer.close()
