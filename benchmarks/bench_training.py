@@ -19,6 +19,7 @@ comparisons. Prints a table of ratios and writes JSON (default benchmarks/result
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -48,9 +49,10 @@ class Config:
     workers: int = 2
 
 
-FULL = Config(rows=40_000, sweep_trials=8, sweep_epochs=12, train_epochs=40,
+# An epoch is ~0.5 s (200k rows) / ~0.13 s (50k rows) on one core of the 2-core dev machine.
+FULL = Config(rows=200_000, sweep_trials=8, sweep_epochs=10, train_epochs=30,
               metric_calls=200_000, per_call_points=300)
-QUICK = Config(rows=20_000, sweep_trials=8, sweep_epochs=6, train_epochs=16,
+QUICK = Config(rows=50_000, sweep_trials=8, sweep_epochs=8, train_epochs=25,
                metric_calls=50_000, per_call_points=150)
 
 
@@ -74,9 +76,10 @@ class StandInCtx:
         self.total_steps: int | None = None
         self.input_example: Any = None
         self.resumed_from: int | None = None
+        self.logged_at: list[float] = []  # wall clock of each log_metrics call (once per epoch)
 
     def log_metrics(self, metrics: Any, step: int | None = None) -> None:
-        pass
+        self.logged_at.append(time.time())
 
     def checkpoint(self, state: Any) -> None:
         pass
@@ -89,8 +92,8 @@ class StandInCtx:
 
 
 def train_untracked(params: dict[str, Any], data: Any, seed: int,
-                    torch_threads: int | None = None) -> float:
-    """The classifier's training loop, seeded as a worker seeds it; returns its seconds."""
+                    torch_threads: int | None = None) -> dict[str, Any]:
+    """The classifier's training loop, seeded as a worker seeds it, timed (wall clock)."""
     import numpy as np
     import torch
 
@@ -101,9 +104,12 @@ def train_untracked(params: dict[str, Any], data: Any, seed: int,
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
-    start = time.perf_counter()
-    train(StandInCtx(params, data, seed))
-    return time.perf_counter() - start
+    ctx = StandInCtx(params, data, seed)
+    start = time.time()
+    train(ctx)
+    end = time.time()
+    return {"start": start, "epochs": ctx.logged_at, "end": end, "seconds": end - start,
+            "torch_threads": int(torch.get_num_threads())}
 
 
 def warm_worker(tracking_uri: str) -> float:
@@ -112,7 +118,7 @@ def warm_worker(tracking_uri: str) -> float:
     import mlflow  # noqa: F401
     import torch  # noqa: F401
 
-    import workbench.demo.classifier  # noqa: F401
+    import workbench.demo.classifier
     import workbench.training.runner  # noqa: F401
     from workbench.tracking.store import tracking_client
 
@@ -128,9 +134,16 @@ def bench_sweep(wb: Any, cfg: Config, frame: Any) -> dict[str, Any]:
     lrs = [round(0.002 * 1.5**i, 6) for i in range(cfg.sweep_trials)]
     trials = [ClassifierParams(**base, lr=lr).model_dump(mode="json") for lr in lrs]
 
+    # The baseline the brief calls fair: one process, torch's default threads.
     start = time.perf_counter()
-    per_trial = [train_untracked(p, frame, SEED) for p in trials]
+    default_runs = [train_untracked(p, frame, SEED) for p in trials]
     sequential = time.perf_counter() - start
+    default_threads = _torch_threads()
+    # The same with torch on one thread, as each dask worker runs it.
+    start = time.perf_counter()
+    single_runs = [train_untracked(p, frame, SEED, torch_threads=1) for p in trials]
+    sequential_1t = time.perf_counter() - start
+    _set_torch_threads(default_threads)
 
     start = time.perf_counter()
     sweep = wb.sweep(TRAIN_FN, space={"lr": lrs}, params=base, data=frame, metric="val_loss",
@@ -139,19 +152,33 @@ def bench_sweep(wb: Any, cfg: Config, frame: Any) -> dict[str, Any]:
     swept = time.perf_counter() - start
     if len(results) != len(trials):
         raise RuntimeError(f"sweep finished {len(results)} of {len(trials)} trials")
-    best = sweep.best()
     return {
         "trials": len(trials),
         "epochs_per_trial": cfg.sweep_epochs,
         "rows": cfg.rows,
         "learning_rates": lrs,
         "sequential_s": sequential,
-        "sequential_trial_s": per_trial,
-        "sequential_torch_threads": _torch_threads(),
+        "sequential_torch_threads": default_threads,
+        "sequential_trial_s": [r["seconds"] for r in default_runs],
+        "sequential_1thread_s": sequential_1t,
+        "sequential_1thread_trial_s": [r["seconds"] for r in single_runs],
         "sweep_s": swept,
         "speedup": sequential / swept,
-        "best_val_loss": best.metrics.get("val_loss"),
+        "speedup_vs_1thread": sequential_1t / swept,
+        "best_val_loss": min(r.metrics.get("val_loss", float("inf")) for r in results),
         "parent_run_id": sweep.parent_run_id,
+    }
+
+
+def _phases(called: float, epochs: list[float], done: float) -> dict[str, float]:
+    """Wall-clock split of one run: to the end of epoch 1, the epochs after, after the last."""
+    gaps = sorted(b - a for a, b in itertools.pairwise(epochs))
+    return {
+        "to_first_epoch_s": epochs[0] - called,
+        "later_epochs_s": epochs[-1] - epochs[0],
+        "median_epoch_s": gaps[len(gaps) // 2] if gaps else float("nan"),
+        "after_last_epoch_s": done - epochs[-1],
+        "total_s": done - called,
     }
 
 
@@ -165,39 +192,43 @@ def bench_tracking(wb: Any, client: Any, cfg: Config, frame: Any) -> dict[str, A
     # what run_trial sets on the worker
     threads = hint(client) if hint else max(1, (os.cpu_count() or 1) // workers)
 
-    # Untracked, on the cluster: data scattered and the function submitted like wb.train does.
-    start = time.perf_counter()
+    # Untracked, on the cluster: data scattered and the function submitted as wb.train does.
+    called, start = time.time(), time.perf_counter()
     data = client.scatter(frame, hash=False)
     future = client.submit(train_untracked, params, data, SEED, threads, pure=False)
-    raw_dask_inner = future.result()
+    raw = future.result()
     raw_dask = time.perf_counter() - start
+    raw_phases = _phases(called, raw["epochs"], time.time())
     del future, data
 
-    start = time.perf_counter()
+    called, start = time.time(), time.perf_counter()
     job = wb.train(TRAIN_FN, params=params, data=frame, seed=SEED, progress=False)
     result = job.result()
     tracked = time.perf_counter() - start
+    done = time.time()
 
-    raw_local = train_untracked(params, frame, SEED)
+    local = train_untracked(params, frame, SEED)
+    raw_local = local["seconds"]
 
-    tail_s = None
-    run = tracking_client().get_run(result.run_id)
-    history = tracking_client().get_metric_history(result.run_id, "val_loss")
-    if history and run.info.end_time:
-        # after the last epoch's metrics: its checkpoint, logging the model, closing the run
-        tail_s = (run.info.end_time - max(m.timestamp for m in history)) / 1000
+    tracking = tracking_client()
+    run = tracking.get_run(result.run_id)
+    history = sorted(tracking.get_metric_history(result.run_id, "val_loss"),
+                     key=lambda m: m.step)
+    # metric timestamps are taken when the loop logs them, like the untracked loop's
+    tracked_phases = _phases(called, [m.timestamp / 1000 for m in history], done)
     return {
         "epochs": cfg.train_epochs,
         "rows": cfg.rows,
         "worker_torch_threads": threads,
         "raw_dask_s": raw_dask,
-        "raw_dask_train_s": raw_dask_inner,
+        "raw_dask_phases": raw_phases,
         "raw_inprocess_s": raw_local,
-        "inprocess_torch_threads": _torch_threads(),
+        "inprocess_torch_threads": local["torch_threads"],
         "tracked_s": tracked,
+        "tracked_phases": tracked_phases,
         "tracked_status": run.info.status,
         "tracked_epochs_logged": len(history),
-        "tracked_after_last_epoch_s": tail_s,
+        "tracked_model_uri": result.model_uri,
         "overhead_vs_dask": tracked / raw_dask - 1,
         "overhead_vs_inprocess": tracked / raw_local - 1,
         "run_id": result.run_id,
@@ -289,57 +320,85 @@ def _torch_threads() -> int:
     return int(torch.get_num_threads())
 
 
+def _set_torch_threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(n)
+
+
 def _pct(x: float) -> str:
     return f"{x * 100:+.1f}%"
 
 
 def report(results: dict[str, Any]) -> bool:
-    """Print the table; True when every target is met and every point was stored."""
+    """Print the tables; True when every target is met and every point was stored."""
     from rich.console import Console
     from rich.table import Table
 
     s, t, m = results["sweep"], results["tracking"], results["metrics"]
-    cfg = results["config"]
+    cfg, env = results["config"], results["environment"]
     tick = {True: "[green]yes[/]", False: "[red]NO[/]", None: ""}
     ok_speedup = s["speedup"] >= TARGETS["sweep_speedup_min"]
     ok_overhead = t["overhead_vs_dask"] <= TARGETS["tracking_overhead_max"]
     ok_ratio = m["persist_ratio"] >= TARGETS["persist_ratio_min"]
     ok_points = m["stored_points"] == m["points"] and m["stored_steps_complete"]
+    trials = f"{s['trials']} trials x {s['epochs_per_trial']} epochs"
     rows = [
-        (f"{s['trials']}-trial sweep, {cfg['workers']} workers vs sequential",
+        (f"wb.sweep ({cfg['workers']} workers) vs sequential, torch "
+         f"{s['sequential_torch_threads']} threads ({trials})",
          f"{s['sequential_s']:.1f} s", f"{s['sweep_s']:.1f} s", f"{s['speedup']:.2f}x speedup",
          f">= {TARGETS['sweep_speedup_min']}x", ok_speedup),
-        ("wb.train vs untracked loop on dask", f"{t['raw_dask_s']:.1f} s",
+        ("wb.sweep vs sequential, torch 1 thread", f"{s['sequential_1thread_s']:.1f} s",
+         f"{s['sweep_s']:.1f} s", f"{s['speedup_vs_1thread']:.2f}x speedup", "", None),
+        (f"wb.train vs untracked loop on dask ({t['epochs']} epochs)", f"{t['raw_dask_s']:.1f} s",
          f"{t['tracked_s']:.1f} s", f"{_pct(t['overhead_vs_dask'])} overhead",
          f"<= {TARGETS['tracking_overhead_max']:.0%}", ok_overhead),
-        ("wb.train vs untracked loop in-process", f"{t['raw_inprocess_s']:.1f} s",
-         f"{t['tracked_s']:.1f} s", f"{_pct(t['overhead_vs_inprocess'])} overhead", "", None),
-        (f"loop of {m['log_calls']:,} writer.log calls vs bare loop",
+        (f"wb.train vs untracked loop in-process, torch {t['inprocess_torch_threads']} threads",
+         f"{t['raw_inprocess_s']:.1f} s", f"{t['tracked_s']:.1f} s",
+         f"{_pct(t['overhead_vs_inprocess'])} overhead", "", None),
+        (f"loop of {m['log_calls']:,} writer.log calls vs same loop bare",
          f"{m['bare_loop_s']:.2f} s", f"{m['emit_loop_s']:.2f} s",
-         f"{_pct(m['loop_slowdown'])} ({m['log_call_us']:.2f} us/call, "
-         f"{m['emit_calls_per_s'] / 1e3:,.0f}k calls/s)", "", None),
-        ("persisted rate: MetricWriter vs mlflow.log_metric",
-         f"{m['per_call_points_per_s']:,.0f} pts/s", f"{m['persisted_points_per_s']:,.0f} pts/s",
-         f"{m['persist_ratio']:,.0f}x", f">= {TARGETS['persist_ratio_min']:.0f}x", ok_ratio),
+         f"{_pct(m['loop_slowdown'])} slowdown", "", None),
+        ("  writer.log call rate (cost per call)", "", f"{m['emit_calls_per_s']:,.0f}/s",
+         f"{m['log_call_us']:.2f} us/call", "", None),
+        ("persisted points/s: MetricWriter vs mlflow.log_metric",
+         f"{m['per_call_points_per_s']:,.0f}/s", f"{m['persisted_points_per_s']:,.0f}/s",
+         f"{m['persist_ratio']:,.1f}x", f">= {TARGETS['persist_ratio_min']:.0f}x", ok_ratio),
         ("points in the store after writer.close()", f"{m['points']:,}",
          f"{m['stored_points']:,}", f"{m['stored_points'] / m['points']:.1%}", "100%", ok_points),
     ]
-    table = Table(title=f"workbench training benchmark ({results['mode']}, "
-                        f"{results['environment']['cpus']} cpus)")
+    table = Table(title=f"workbench training benchmark ({results['mode']}, {env['cpus']} cpus, "
+                        f"rows={cfg['rows']:,})")
     for name, justify in (("comparison", "left"), ("baseline", "right"), ("workbench", "right"),
                           ("ratio", "right"), ("target", "right"), ("met", "center")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for *cells, ok in rows:
         table.add_row(*cells, tick[ok])
-    console = Console(width=max(140, Console().width))
+
+    phases = Table(title="one run, wall clock: untracked on dask vs wb.train")
+    for name in ("phase", "untracked", "wb.train", "difference"):
+        phases.add_column(name, justify="left" if name == "phase" else "right")
+    raw, tracked = t["raw_dask_phases"], t["tracked_phases"]
+    for key, label in (("to_first_epoch_s", "call to end of epoch 1"),
+                       ("median_epoch_s", "one later epoch (median)"),
+                       ("later_epochs_s", "all later epochs"),
+                       ("after_last_epoch_s", "last epoch's metrics to result"),
+                       ("total_s", "total")):
+        phases.add_row(label, f"{raw[key]:.2f} s", f"{tracked[key]:.2f} s",
+                       f"{tracked[key] - raw[key]:+.2f} s")
+
+    console = Console(width=max(120, Console().width))
     console.print(table)
+    console.print(phases)
+    start = results["startup"]
     console.print(
-        f"not timed: cluster start {results['startup']['cluster_s']:.1f} s, worker warm-up "
-        f"{results['startup']['worker_warmup_s']:.1f} s, store creation "
-        f"{results['startup']['store_s']:.1f} s; tracked run after its last epoch "
-        f"{t['tracked_after_last_epoch_s'] or float('nan'):.1f} s; sweep trials in-process "
-        f"{min(s['sequential_trial_s']):.1f}-{max(s['sequential_trial_s']):.1f} s each; "
-        f"total {results['wall_s']:.0f} s")
+        f"not timed: cluster start {start['cluster_s']:.1f} s, worker warm-up "
+        f"{start['worker_warmup_s']:.1f} s, store creation {start['store_s']:.1f} s. "
+        f"load average {env['loadavg_start'][0]:.2f} at start, {env['loadavg_end'][0]:.2f} at "
+        f"end; total {results['wall_s']:.0f} s")
+    if max(env["loadavg_start"][0], env["loadavg_end"][0]) > 0.5 * (env["cpus"] or 1):
+        console.print("[yellow]warning: the machine was busy with other work; the timings, "
+                      "torch's multi-threaded baseline above all, are unreliable[/]")
     return ok_speedup and ok_overhead and ok_ratio and ok_points
 
 
