@@ -36,12 +36,16 @@ _EXPORTS = {
 }
 _SUBMODULES = {"demo"}
 
-__all__ = sorted([*_EXPORTS, *_SUBMODULES])
+__all__ = [
+    "ConfigError", "Job", "JobCancelled", "JobFailed", "RunResult", "Sweep", "UnreachableError",
+    "WorkbenchError", "choice", "cluster", "demo", "loguniform", "randint", "settings", "sweep",
+    "train", "trainable", "uniform",
+]
 
 if TYPE_CHECKING:
     from workbench import demo
-    from workbench.dask_cluster import cluster
     from workbench.config import settings
+    from workbench.dask_cluster import cluster
     from workbench.errors import (
         ConfigError,
         JobCancelled,

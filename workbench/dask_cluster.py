@@ -1,4 +1,4 @@
-"""The dask seam: one client per process, to a local cluster or the one WORKBENCH_SCHEDULER names."""
+"""The dask seam: one client per process, to a local cluster or WORKBENCH_SCHEDULER's."""
 
 from __future__ import annotations
 

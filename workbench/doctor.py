@@ -33,8 +33,6 @@ def run_checks(connect: bool = True) -> list[Finding]:
 
 def _python() -> Finding:
     version = ".".join(map(str, sys.version_info[:3]))
-    if sys.version_info < (3, 11):
-        return Finding("python", "fail", version, "use Python 3.11 or newer")
     return Finding("python", "ok", f"{version} at {sys.executable}")
 
 

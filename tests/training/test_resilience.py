@@ -63,7 +63,7 @@ def test_unknown_param_is_refused_before_anything_runs(tracking) -> None:
 
 
 def test_mistyped_param_is_refused(tracking) -> None:
-    with pytest.raises(wb.ConfigError, match="'epochs'='many'"):
+    with pytest.raises(wb.ConfigError, match=r"'epochs'='many'"):
         wb.train(DEMO, params={"epochs": "many"}, experiment="refused")
     with pytest.raises(wb.ConfigError, match="'lr'"):
         wb.sweep(DEMO, space={"lr": [0.01, -1.0]}, metric="val_loss", experiment="refused")
@@ -82,7 +82,7 @@ def test_unusable_data_paths_are_refused(tracking, tmp_path, bad: str) -> None:
     path = tmp_path / bad
     if bad.endswith(".txt"):
         path.write_text("hello")
-    with pytest.raises(wb.ConfigError, match="does not exist|not Parquet or CSV"):
+    with pytest.raises(wb.ConfigError, match=r"does not exist|not Parquet or CSV"):
         wb.train(DEMO, data=path, experiment="refused")
 
 

@@ -60,7 +60,8 @@ def _build(numeric_stats: np.ndarray, vocab: dict[str, list[str]], hidden: int) 
                                      nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            numeric = (x[:, : self.n_numeric] - self.mean) / self.std
+            mean, std = self.get_buffer("mean"), self.get_buffer("std")
+            numeric = (x[:, : self.n_numeric] - mean) / std
             codes = x[:, self.n_numeric :].long().clamp(min=0)
             parts = [numeric] + [emb(codes[:, i]) for i, emb in enumerate(self.embeddings)]
             return torch.sigmoid(self.mlp(torch.cat(parts, dim=1))).squeeze(1)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import threading
 import time
-from concurrent.futures import CancelledError
 from collections.abc import Callable
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -85,7 +86,7 @@ class Job:
         future = self._futures[0]
         if future.status == "finished":
             return "FINISHED"
-        if future.status == "cancelled" or self._cancel_requested and future.done():
+        if future.status == "cancelled" or (self._cancel_requested and future.done()):
             return "KILLED"
         if future.status == "error":
             return "KILLED" if isinstance(future.exception(), JobCancelled) else "FAILED"
@@ -157,10 +158,8 @@ class Job:
         self._bar.update(self._progress.step + 1, self._progress.total, self._progress.metrics,
                          self.status().lower())
         self._bar.close()
-        try:
+        with contextlib.suppress(Exception):  # the client may be closing
             self._dask.unsubscribe_topic(progress_topic(self._job_key))
-        except Exception:
-            pass
         if self._on_done is not None:
             self._on_done(self)
 

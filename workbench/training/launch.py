@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ConfigError
@@ -193,19 +194,19 @@ def _describe_dim(value: Any) -> str:
 def _submit(dask: Client, tracking: MlflowClient, run_id: str, plan: _Plan,
             params: dict[str, Any], *, workers: int, resources: Mapping[str, float] | None,
             register: str | None, progress: bool, name: str) -> Job:
-    from workbench.dask_cluster import torch_threads_hint
     from workbench.config import settings
+    from workbench.dask_cluster import torch_threads_hint
 
     job_key = f"workbench-{run_id}-{uuid.uuid4().hex[:6]}"
     payload = _data_payload(dask, plan, broadcast=workers > 1)
-    common = {"run_id": run_id, "tracking_uri": settings().tracking_uri, "fn": plan.fn,
-              "params": params, "seed": plan.seed, "job_key": job_key, "register": register,
-              "torch_threads": torch_threads_hint(dask), "world_size": workers}
+    spec = TrialSpec(run_id=run_id, tracking_uri=settings().tracking_uri, fn=plan.fn,
+                     params=params, seed=plan.seed, job_key=job_key, register=register,
+                     torch_threads=torch_threads_hint(dask), world_size=workers)
     if workers == 1:
-        futures = [dask.submit(run_trial, TrialSpec(**common), payload, key=f"train-{run_id}",
-                               pure=False, resources=dict(resources) if resources else None)]
+        futures = [dask.submit(run_trial, spec, payload, key=f"train-{run_id}", pure=False,
+                               resources=dict(resources) if resources else None)]
     else:
-        futures = _submit_ranks(dask, common, payload, workers, resources)
+        futures = _submit_ranks(dask, spec, payload, workers, resources)
     try:
         return Job(run_id=run_id, futures=futures, dask=dask, tracking=tracking, job_key=job_key,
                    name=name, show_progress=progress)
@@ -226,7 +227,7 @@ def _data_payload(dask: Client, plan: _Plan, *, broadcast: bool) -> Any:
     return plan.source  # a path: each worker reads it
 
 
-def _submit_ranks(dask: Client, common: dict[str, Any], payload: Any, workers: int,
+def _submit_ranks(dask: Client, spec: TrialSpec, payload: Any, workers: int,
                   resources: Mapping[str, float] | None) -> list[Any]:
     """One task per rank, each pinned to its own worker, meeting at rank 0's host."""
     addresses = sorted(dask.scheduler_info(n_workers=-1)["workers"])[:workers]
@@ -234,8 +235,8 @@ def _submit_ranks(dask: Client, common: dict[str, Any], payload: Any, workers: i
     host = addresses[0].split("://")[-1].rsplit(":", 1)[0]
     futures = []
     for rank, address in enumerate(addresses):
-        spec = TrialSpec(**common, rank=rank, rendezvous=(host, port))
-        futures.append(dask.submit(run_trial, spec, payload, key=f"train-{common['run_id']}-r{rank}",
+        ranked = replace(spec, rank=rank, rendezvous=(host, port))
+        futures.append(dask.submit(run_trial, ranked, payload, key=f"train-{spec.run_id}-r{rank}",
                                    pure=False, workers=[address], allow_other_workers=False,
                                    resources=dict(resources) if resources else None))
     return futures

@@ -52,11 +52,11 @@ def run_trial(spec: TrialSpec, data: Any = None) -> dict[str, Any]:
     import mlflow
     import torch
 
-    from workbench.training.context import TrainContext
-    from workbench.training.spec import resolve_function
     from workbench.tracking.sinks import mlflow_sink, persisted_steps
     from workbench.tracking.store import tracking_client
     from workbench.tracking.writer import MetricWriter
+    from workbench.training.context import TrainContext
+    from workbench.training.spec import resolve_function
 
     client = tracking_client(spec.tracking_uri)
     _seed_everything(spec.seed)
@@ -233,7 +233,8 @@ class _Heartbeat:
                     self._cancelled.set()
             except Exception:
                 log.debug("cancel check failed", exc_info=True)
-            stamp = (self._writer.stats.latest_step, self._ctx.total_steps) if self._writer else None
+            stats = self._writer.stats if self._writer else None
+            stamp = (stats.latest_step, self._ctx.total_steps) if stats else None
             if stamp != last:
                 last = stamp
                 self._publish("running")

@@ -82,7 +82,7 @@ def trials(space: Mapping[str, Any], n_trials: int | None, seed: int) -> list[di
     random_search = n_trials is not None or any(isinstance(d, Distribution) for d in dims.values())
     if not random_search:
         names = list(dims)
-        grids = [dims[n] for n in names]
+        grids = [list(dims[n]) for n in names]  # type: ignore[arg-type]  # all lists here
         return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grids)]
     if n_trials is None:
         raise ConfigError("a space with distributions needs n_trials; pass n_trials=N")
