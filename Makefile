@@ -21,7 +21,7 @@ test: setup lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 lint: setup
-	$(VENV)/bin/ruff check workbench tests benchmarks
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy workbench
 
 bench: setup

@@ -47,6 +47,9 @@ def cluster(*, n_workers: int | None = None, memory_limit: str | None = None) ->
         else:
             _local_cluster = _start_local(n_workers, memory_limit)
             _client = Client(_local_cluster, set_as_default=False)
+            # Import the heavy modules on the workers now, while the user gets ready, instead of
+            # inside the first run (torch.export and MLflow's model code take seconds to import).
+            _client.run(_warm_imports, wait=False)
         return _client
 
 
@@ -66,6 +69,19 @@ def _start_local(n_workers: int | None, memory_limit: str | None) -> Any:
     workers = n_workers or max(1, min(os.cpu_count() or 1, 8))
     return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                         host="127.0.0.1", **common)
+
+
+async def _warm_imports() -> None:
+    import asyncio
+
+    await asyncio.get_running_loop().run_in_executor(None, _import_heavy)
+
+
+def _import_heavy() -> None:
+    import mlflow.pytorch  # noqa: F401
+    import torch.export  # noqa: F401
+
+    import workbench.training.runner  # noqa: F401
 
 
 def torch_threads_hint(client: Client) -> int | None:

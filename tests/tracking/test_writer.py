@@ -17,7 +17,8 @@ def store(wb_home):
     client = tracking_client()
     run = client.create_run(ensure_experiment(client, "writer"))
     yield client, run.info.run_id
-    client.set_terminated(run.info.run_id)
+    if client.get_run(run.info.run_id).info.lifecycle_stage == "active":
+        client.set_terminated(run.info.run_id)
 
 
 def test_every_point_reaches_the_store_in_batches(store) -> None:
@@ -112,3 +113,74 @@ def test_non_numeric_values_fail_in_the_loop_not_later() -> None:
     with pytest.raises((TypeError, ValueError)):
         writer.log({"x": "high"}, 0)  # type: ignore[dict-item]
     writer.close()
+
+
+def test_bulk_sql_sink_stores_what_log_batch_stores(wb_home) -> None:
+    """Same history and latest values through the bulk path as through MLflow's log_batch."""
+    import math
+
+    from workbench.config import settings
+    from workbench.tracking.sql_sink import sql_bulk_sink
+
+    client = tracking_client()
+    experiment = ensure_experiment(client, "bulk")
+    points = [Point("loss", 1.0 / (s + 1), 1_000 + s, s) for s in range(1500)]
+    points += [Point("odd", v, 5_000, s) for s, v in enumerate([math.nan, math.inf, -math.inf,
+                                                                  2.5])]
+    points += [Point("late", 9.0, 10, 7), Point("late", 1.0, 20, 3)]  # latest = highest step
+    stored = {}
+    for kind in ("log_batch", "bulk"):
+        run_id = client.create_run(experiment).info.run_id
+        sink = mlflow_sink(client, run_id)
+        if kind == "bulk":
+            sink = sql_bulk_sink(client, settings().tracking_uri, run_id, fallback=sink)
+        for start in range(0, len(points), 1000):
+            sink(points[start:start + 1000])
+        run = client.get_run(run_id)
+        stored[kind] = (
+            {k: sorted((m.step, m.timestamp, str(m.value)) for m in
+                       client.get_metric_history(run_id, k)) for k in ("loss", "odd", "late")},
+            {k: str(v) for k, v in run.data.metrics.items()},
+        )
+        client.set_terminated(run_id)
+    assert stored["bulk"] == stored["log_batch"]
+    assert stored["bulk"][1]["late"] == "9.0"
+
+
+def test_bulk_sql_sink_falls_back_on_duplicates(store) -> None:
+    from workbench.config import settings
+    from workbench.tracking.sql_sink import sql_bulk_sink
+
+    client, run_id = store
+    sink = sql_bulk_sink(client, settings().tracking_uri, run_id,
+                         fallback=mlflow_sink(client, run_id))
+    batch = [Point("x", float(s), 100, s) for s in range(10)]
+    sink(batch)
+    sink([*batch, Point("x", 10.0, 100, 10)])  # ten already stored: the batch still lands
+    assert sorted(m.step for m in client.get_metric_history(run_id, "x")) == list(range(11))
+
+
+def test_bulk_sql_sink_does_not_fall_back_on_a_healthy_store(store) -> None:
+    from workbench.config import settings
+    from workbench.tracking.sql_sink import sql_bulk_sink
+
+    client, run_id = store
+    used: list[int] = []
+    sink = sql_bulk_sink(client, settings().tracking_uri, run_id,
+                         fallback=lambda points: used.append(len(points)))
+    for start in range(0, 3000, 1000):
+        sink([Point("x", float(s), 7, s) for s in range(start, start + 1000)])
+    assert used == []
+    assert len(client.get_metric_history(run_id, "x")) == 3000
+
+
+def test_bulk_sql_sink_refuses_a_deleted_run(store) -> None:
+    from workbench.config import settings
+    from workbench.tracking.sql_sink import sql_bulk_sink
+
+    client, run_id = store
+    client.delete_run(run_id)
+    sink = sql_bulk_sink(client, settings().tracking_uri, run_id,
+                         fallback=mlflow_sink(client, run_id))
+    with pytest.raises(Exception, match=r"(?i)active"):
+        sink([Point("x", 1.0, 1, 0)])

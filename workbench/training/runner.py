@@ -53,6 +53,7 @@ def run_trial(spec: TrialSpec, data: Any = None) -> dict[str, Any]:
     import torch
 
     from workbench.tracking.sinks import mlflow_sink, persisted_steps
+    from workbench.tracking.sql_sink import sql_bulk_sink
     from workbench.tracking.store import tracking_client
     from workbench.tracking.writer import MetricWriter
     from workbench.training.context import TrainContext
@@ -71,8 +72,10 @@ def run_trial(spec: TrialSpec, data: Any = None) -> dict[str, Any]:
         attempt = int(run.data.tags.get("workbench.attempt", "0")) + 1
         client.set_tag(spec.run_id, "workbench.attempt", str(attempt))
         mlflow.start_run(run_id=spec.run_id)  # thread-local: lets fn call mlflow.log_* too
+        sink = sql_bulk_sink(client, spec.tracking_uri, spec.run_id,
+                             fallback=mlflow_sink(client, spec.run_id))
         writer = MetricWriter(
-            mlflow_sink(client, spec.run_id),
+            sink,
             persisted_steps=persisted_steps(client, spec.run_id) if attempt > 1 else None,
         )
     cancelled = threading.Event()
