@@ -20,9 +20,9 @@ def notebook_path() -> str | None:
     explicit = os.environ.get("WORKBENCH_NOTEBOOK")
     if explicit:
         return str(Path(explicit).resolve())
-    session = os.environ.get("JPY_SESSION_NAME")
-    if session and not session.startswith("/tmp"):
-        return str(Path(session).resolve())
+    session = os.environ.get("JPY_SESSION_NAME", "")  # jupyter_server: the notebook's OS path
+    if session.endswith((".ipynb", ".py")):
+        return str(Path(session).expanduser().resolve())
     ipython_ns = _ipython_user_ns()
     for key in ("__vsc_ipynb_file__", "__session__"):
         value = ipython_ns.get(key)
