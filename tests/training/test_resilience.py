@@ -178,3 +178,10 @@ def test_empty_frame_digest_differs_from_full(tracking) -> None:
     assert inspect(full).digest != inspect(full.iloc[:50]).digest
     assert inspect(full).digest == inspect(full.copy()).digest
     assert isinstance(inspect(pd.DataFrame({"a": [1]})).digest, str)
+
+
+def test_checkpoints_are_pruned_to_the_last_two(tracking) -> None:
+    job = wb.train(slow_counter, params={"epochs": 6, "delay": 0.01}, progress=False)
+    job.result(timeout=120)
+    names = sorted(a.path for a in tracking.list_artifacts(job.run_id, "checkpoints"))
+    assert len(names) == 2 and names[-1].endswith("ckpt-00000005.pt")

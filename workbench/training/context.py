@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import re
-import tempfile
 import threading
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import JobCancelled
+from workbench.training.checkpoints import BackgroundCheckpointer, CheckpointStore, snapshot
 
 if TYPE_CHECKING:
     import torch
     from mlflow import MlflowClient
 
     from workbench.tracking.writer import MetricWriter
-
-CHECKPOINT_DIR = "checkpoints"
-_CKPT = re.compile(r"ckpt-(\d{8})\.pt$")
-KEEP_CHECKPOINTS = 2
 
 
 class Params(dict[str, Any]):
@@ -62,6 +56,7 @@ class TrainContext:
         self._step = -1
         self._ckpt_seq = -1
         self.resumed_from: int | None = None  # checkpoint number a resumed attempt started from
+        self._background: BackgroundCheckpointer | None = None
 
     @property
     def is_main(self) -> bool:
@@ -89,63 +84,37 @@ class TrainContext:
     def checkpoint(self, state: Mapping[str, Any]) -> None:
         """Persist `state` (tensors and plain values) to the run's artifacts; rank 0 only.
 
-        Metrics logged so far are flushed first, so a resumed run never misses a step.
+        Returns after copying the state; a background thread stores the run's metrics so far,
+        then the checkpoint, so a resumed run never misses a step.
         """
-        import torch
-
         self._raise_if_cancelled()
         if not self.is_main:
             return
-        if self._writer is not None:
-            self._writer.flush()
         self._ckpt_seq += 1
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"ckpt-{self._ckpt_seq:08d}.pt"
-            torch.save({"seq": self._ckpt_seq, "step": self._step, "state": dict(state)}, path)
-            self._client.log_artifact(self.run_id, str(path), CHECKPOINT_DIR)
-        self._prune_checkpoints()
+        self._checkpointer().submit(self._ckpt_seq, self._step, snapshot(dict(state)))
 
     def restore(self) -> Any:
         """The state of the last checkpoint this run wrote, or None on a fresh start."""
-        import torch
+        saved = CheckpointStore(self._client, self.run_id).latest(self.device)
+        if saved is None:
+            return None
+        self._ckpt_seq = int(saved["seq"])
+        self._step = int(saved["step"])
+        self.resumed_from = self._ckpt_seq
+        return saved["state"]
 
-        names = sorted((_CKPT.search(a.path) for a in self._list_checkpoints()),
-                       key=lambda m: int(m.group(1)) if m else -1, reverse=True)
-        for match in names:
-            if match is None:
-                continue
-            with tempfile.TemporaryDirectory() as tmp:
-                try:
-                    local = self._client.download_artifacts(
-                        self.run_id, f"{CHECKPOINT_DIR}/{match.group(0)}", tmp)
-                    saved = torch.load(local, weights_only=True, map_location=self.device)
-                except Exception:  # a checkpoint cut short by a dying worker: try the one before
-                    continue
-            self._ckpt_seq = int(saved["seq"])
-            self._step = int(saved["step"])
-            self.resumed_from = self._ckpt_seq
-            return saved["state"]
-        return None
+    def close(self) -> None:
+        """Wait for the last checkpoint to be stored (called by the runner)."""
+        if self._background is not None:
+            self._background.close()
 
-    def _list_checkpoints(self) -> list[Any]:
-        try:
-            return list(self._client.list_artifacts(self.run_id, CHECKPOINT_DIR))
-        except Exception:
-            return []
-
-    def _prune_checkpoints(self) -> None:
-        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-
-        old = sorted(a.path for a in self._list_checkpoints() if _CKPT.search(a.path))
-        stale = old[:-KEEP_CHECKPOINTS]
-        if not stale:
-            return
-        repo = get_artifact_repository(self._client.get_run(self.run_id).info.artifact_uri)
-        for path in stale:
-            try:
-                repo.delete_artifacts(path)
-            except Exception:  # stores without delete keep them; correctness does not depend on it
-                return
+    def _checkpointer(self) -> BackgroundCheckpointer:
+        if self._background is None:
+            writer = self._writer
+            self._background = BackgroundCheckpointer(
+                CheckpointStore(self._client, self.run_id).write,
+                before_write=writer.flush if writer is not None else None)
+        return self._background
 
     def _raise_if_cancelled(self) -> None:
         if self._cancelled.is_set():

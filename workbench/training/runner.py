@@ -90,6 +90,7 @@ def run_trial(spec: TrialSpec, data: Any = None) -> dict[str, Any]:
             _init_process_group(spec, device)
         fn = resolve_function(spec.fn)
         returned = fn(ctx)
+        ctx.close()  # the last checkpoint is stored (or its failure raised) before success
         model_uri = None
         if main and isinstance(returned, torch.nn.Module):
             model_uri = _log_model(returned, ctx, spec.register)
@@ -106,6 +107,10 @@ def run_trial(spec: TrialSpec, data: Any = None) -> dict[str, Any]:
             _record_error(client, spec.run_id, exc)
         raise
     finally:
+        try:
+            ctx.close()
+        except Exception:
+            log.warning("last checkpoint of run %s not stored", spec.run_id, exc_info=True)
         heartbeat.stop(status)
         if spec.world_size > 1 and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
