@@ -9,7 +9,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from workbench.config import settings
-from workbench.errors import UnreachableError
+from workbench.errors import ConfigError, UnreachableError
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -45,16 +45,29 @@ def cluster(*, n_workers: int | None = None, memory_limit: str | None = None) ->
                     f"cannot reach the dask scheduler at {address} ({exc}); start it, or unset "
                     "WORKBENCH_SCHEDULER to use a local cluster") from None
         else:
-            _local_cluster = _start_local(n_workers, memory_limit)
+            try:
+                _local_cluster = _start_local(n_workers, memory_limit)
+            except RuntimeError as exc:
+                raise ConfigError(
+                    f"the local dask cluster did not start ({exc}); in a script, put the "
+                    "top-level code under `if __name__ == \"__main__\":`") from None
             _client = Client(_local_cluster, set_as_default=False)
-            # Import the heavy modules on the workers now, while the user gets ready, instead of
-            # inside the first run (torch.export and MLflow's model code take seconds to import).
-            _client.run(_warm_imports, wait=False)
+            # Import the heavy modules on the workers before any task arrives: the first run
+            # would pay it anyway, and importing torch in two threads at once breaks it.
+            _client.run(_import_heavy)
         return _client
 
 
 def _start_local(n_workers: int | None, memory_limit: str | None) -> Any:
+    import multiprocessing
+
     from workbench.gpu import visible_gpus
+
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        # A worker process re-imports the user's script while it starts; unguarded top-level
+        # code would start clusters recursively and the parent would wait forever.
+        raise ConfigError("wb.cluster() ran while a dask worker process was starting: put the "
+                          "script's top-level code under `if __name__ == \"__main__\":`")
 
     logging.getLogger("distributed").setLevel(logging.WARNING)
     common: dict[str, Any] = {"dashboard_address": "127.0.0.1:0", "silence_logs": logging.WARNING}
@@ -69,12 +82,6 @@ def _start_local(n_workers: int | None, memory_limit: str | None) -> Any:
     workers = n_workers or max(1, min(os.cpu_count() or 1, 8))
     return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                         host="127.0.0.1", **common)
-
-
-async def _warm_imports() -> None:
-    import asyncio
-
-    await asyncio.get_running_loop().run_in_executor(None, _import_heavy)
 
 
 def _import_heavy() -> None:
@@ -95,6 +102,9 @@ def torch_threads_hint(client: Client) -> int | None:
 def shutdown() -> None:
     """Close the client and any local cluster this process started."""
     global _client, _local_cluster
+    # Closing releases finished results and stops workers; dask warns about both at length.
+    for name in ("distributed.scheduler", "distributed.nanny", "distributed.worker"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     with _lock:
         if _client is not None:
             _client.close()

@@ -101,3 +101,16 @@ def test_import_workbench_is_fast_and_light() -> None:
             " & set(sys.modules); print(sorted(heavy))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert done.stdout.strip() == "[]"
+
+
+def test_script_without_main_guard_fails_fast_with_the_fix(tmp_path: Path) -> None:
+    script = tmp_path / "unguarded.py"
+    script.write_text("import workbench as wb\n"
+                      "wb.train(lambda ctx: ctx.log_metrics({'x': 1.0}), progress=False)\n")
+    env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_SCHEDULER"}
+    env["WORKBENCH_HOME"] = str(tmp_path / "home")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1].endswith(
+        'put the top-level code under `if __name__ == "__main__":`')

@@ -116,7 +116,11 @@ class Job:
             raise JobFailed(f"run {self.run_id} failed: its worker died repeatedly ({exc}); "
                             "check the worker logs for out-of-memory kills") from None
         except CancelledError:
-            raise JobCancelled(f"run {self.run_id} was cancelled") from None
+            if self._cancel_requested:
+                raise JobCancelled(f"run {self.run_id} was cancelled") from None
+            raise JobFailed(f"run {self.run_id} was dropped by the cluster before it finished "
+                            "(a worker failed or the client lost the scheduler); check the "
+                            "worker logs and run it again") from None
         return RunResult(value["run_id"], dict(value["metrics"]), value["model_uri"])
 
     def cancel(self, grace: float = CANCEL_GRACE_S) -> None:
@@ -154,7 +158,10 @@ class Job:
             if isinstance(future.exception(), KilledWorker):
                 self._mark_terminal("FAILED", note="worker died repeatedly")
         elif future.status == "cancelled":
-            self._mark_terminal("KILLED")
+            if self._cancel_requested:
+                self._mark_terminal("KILLED")
+            else:
+                self._mark_terminal("FAILED", note="dropped by the cluster before it finished")
         self._bar.update(self._progress.step + 1, self._progress.total, self._progress.metrics,
                          self.status().lower())
         self._bar.close()
