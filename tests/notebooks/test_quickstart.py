@@ -237,3 +237,15 @@ def test_marimo_notebook_runs_as_a_script(tmp_path: Path) -> None:
     assert sorted(steps) == list(range(EPOCHS))
     sweep = _runs(home, "tags.`workbench.kind` = 'sweep'")
     assert [s.info.status for s in sweep] == ["FINISHED"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_training_cell_shows_a_progress_widget(executed: dict[str, Any]) -> None:
+    """In Jupyter the job draws a progress bar widget (tqdm's ipywidgets bar) in its cell."""
+    cells = [c for c in executed["notebook"].cells
+             if c.cell_type == "code" and "wb.train(" in c.source]
+    assert cells, "the quickstart calls wb.train"
+    widgets = [o for c in cells for o in c.outputs
+               if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert widgets, "no progress widget was displayed"
