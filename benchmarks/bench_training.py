@@ -1,6 +1,6 @@
 """Training benchmarks, every comparison side by side in one run.
 
-    python benchmarks/bench_training.py            # full run (a few minutes on 2 cores)
+    python benchmarks/bench_training.py            # full run (about 5 min on 2 cores)
     python benchmarks/bench_training.py --quick    # CI-sized run
     python benchmarks/bench_training.py --out results.json
 
@@ -25,6 +25,7 @@ import os
 import platform
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -46,14 +47,16 @@ class Config:
     train_epochs: int  # the single run of the tracking-overhead comparison
     metric_calls: int  # MetricWriter.log calls, two points each
     per_call_points: int  # mlflow.log_metric calls of the baseline
+    repeats: int  # of the tracked and untracked runs on dask, interleaved; the fastest counts
+    baseline_budget_s: float  # for the multi-threaded sequential baseline, then extrapolated
     workers: int = 2
 
 
 # An epoch is ~0.5 s (200k rows) / ~0.13 s (50k rows) on one core of the 2-core dev machine.
-FULL = Config(rows=200_000, sweep_trials=8, sweep_epochs=10, train_epochs=30,
-              metric_calls=200_000, per_call_points=300)
-QUICK = Config(rows=50_000, sweep_trials=8, sweep_epochs=8, train_epochs=25,
-               metric_calls=50_000, per_call_points=150)
+FULL = Config(rows=200_000, sweep_trials=8, sweep_epochs=7, train_epochs=30,
+              metric_calls=200_000, per_call_points=300, repeats=2, baseline_budget_s=75)
+QUICK = Config(rows=50_000, sweep_trials=8, sweep_epochs=6, train_epochs=20,
+               metric_calls=50_000, per_call_points=150, repeats=1, baseline_budget_s=20)
 
 
 # -- the training loop with nothing around it --------------------------------------------------
@@ -112,38 +115,57 @@ def train_untracked(params: dict[str, Any], data: Any, seed: int,
             "torch_threads": int(torch.get_num_threads())}
 
 
-def warm_worker(tracking_uri: str) -> float:
-    """Import what a trial imports and open the store, so the first trial does not pay for it."""
+def warm_up(wb: Any) -> dict[str, float]:
+    """One tiny trial per worker and one in-process, so no timed run pays first-use costs.
+
+    A fresh worker's first tracked trial imports and opens what later ones reuse (torch,
+    MLflow's store, artifact repository and model flavour, a worker client for dask events).
+    What that costs is reported as `cold_start`, outside the comparisons.
+    """
+    from workbench.demo.classifier import ClassifierParams
+
+    tiny = wb.demo.make_dataset(1_000, seed=SEED)
     start = time.perf_counter()
-    import mlflow  # noqa: F401
-    import torch  # noqa: F401
-
-    import workbench.demo.classifier
-    import workbench.training.runner  # noqa: F401
-    from workbench.tracking.store import tracking_client
-
-    tracking_client(tracking_uri)
-    return time.perf_counter() - start
+    train_untracked(ClassifierParams(rows=1_000, epochs=1).model_dump(mode="json"), tiny, SEED)
+    in_process = time.perf_counter() - start
+    start = time.perf_counter()
+    wb.sweep(TRAIN_FN, space={"lr": [0.01, 0.02]}, params={"rows": 1_000, "epochs": 1},
+             data=tiny, metric="val_loss", seed=SEED, progress=False).result()
+    return {"in_process_s": in_process, "two_trial_sweep_s": time.perf_counter() - start}
 
 
 # -- the three measurements --------------------------------------------------------------------
-def bench_sweep(wb: Any, cfg: Config, frame: Any) -> dict[str, Any]:
+def bench_sweep(wb: Any, client: Any, cfg: Config, frame: Any) -> dict[str, Any]:
     from workbench.demo.classifier import ClassifierParams
 
     base = {"rows": cfg.rows, "epochs": cfg.sweep_epochs}
     lrs = [round(0.002 * 1.5**i, 6) for i in range(cfg.sweep_trials)]
     trials = [ClassifierParams(**base, lr=lr).model_dump(mode="json") for lr in lrs]
 
-    # The baseline the brief calls fair: one process, torch's default threads.
-    start = time.perf_counter()
-    default_runs = [train_untracked(p, frame, SEED) for p in trials]
-    sequential = time.perf_counter() - start
+    # One process, one trial after another: torch on one thread, as each dask worker runs it,
+    # then with torch's default threads (the plain "one process" baseline).
     default_threads = _torch_threads()
-    # The same with torch on one thread, as each dask worker runs it.
     start = time.perf_counter()
     single_runs = [train_untracked(p, frame, SEED, torch_threads=1) for p in trials]
     sequential_1t = time.perf_counter() - start
     _set_torch_threads(default_threads)
+    # Multi-threaded torch on a busy 2-core machine can run many times slower than one thread;
+    # past a time budget the remaining trials (the same work) are scaled from the timed ones.
+    start = time.perf_counter()
+    default_runs = []
+    for p in trials:
+        default_runs.append(train_untracked(p, frame, SEED))
+        if time.perf_counter() - start > cfg.baseline_budget_s:
+            break
+    sequential = (time.perf_counter() - start) * len(trials) / len(default_runs)
+    # The same 8 trials untracked on the cluster: what 2 workers can give on this machine now.
+    threads = _worker_threads(wb, client)
+    start = time.perf_counter()
+    data = client.scatter(frame, hash=False)
+    futures = [client.submit(train_untracked, p, data, SEED, threads, pure=False) for p in trials]
+    dask_runs = client.gather(futures)
+    untracked_dask = time.perf_counter() - start
+    del futures, data
 
     start = time.perf_counter()
     sweep = wb.sweep(TRAIN_FN, space={"lr": lrs}, params=base, data=frame, metric="val_loss",
@@ -158,13 +180,23 @@ def bench_sweep(wb: Any, cfg: Config, frame: Any) -> dict[str, Any]:
         "rows": cfg.rows,
         "learning_rates": lrs,
         "sequential_s": sequential,
+        "sequential_trials_timed": len(default_runs),
         "sequential_torch_threads": default_threads,
         "sequential_trial_s": [r["seconds"] for r in default_runs],
         "sequential_1thread_s": sequential_1t,
         "sequential_1thread_trial_s": [r["seconds"] for r in single_runs],
+        "untracked_dask_s": untracked_dask,
+        "untracked_dask_trial_s": [r["seconds"] for r in dask_runs],
         "sweep_s": swept,
         "speedup": sequential / swept,
         "speedup_vs_1thread": sequential_1t / swept,
+        "untracked_dask_speedup": sequential_1t / untracked_dask,
+        # every trial is the same work: n x the median trial shrugs off bursts of other load
+        "sequential_1thread_median_s": len(trials) * statistics.median(
+            r["seconds"] for r in single_runs),
+        "speedup_vs_1thread_median": len(trials) * statistics.median(
+            r["seconds"] for r in single_runs) / swept,
+        "sweep_vs_untracked_dask": swept / untracked_dask - 1,
         "best_val_loss": min(r.metrics.get("val_loss", float("inf")) for r in results),
         "parent_run_id": sweep.parent_run_id,
     }
@@ -187,66 +219,115 @@ def bench_tracking(wb: Any, client: Any, cfg: Config, frame: Any) -> dict[str, A
     from workbench.tracking.store import tracking_client
 
     params = ClassifierParams(rows=cfg.rows, epochs=cfg.train_epochs).model_dump(mode="json")
-    hint = getattr(_cluster_module(wb), "torch_threads_hint", None)
-    workers = len(client.scheduler_info(n_workers=-1)["workers"])
-    # what run_trial sets on the worker
-    threads = hint(client) if hint else max(1, (os.cpu_count() or 1) // workers)
+    threads = _worker_threads(wb, client)
 
-    # Untracked, on the cluster: data scattered and the function submitted as wb.train does.
-    called, start = time.time(), time.perf_counter()
-    data = client.scatter(frame, hash=False)
-    future = client.submit(train_untracked, params, data, SEED, threads, pure=False)
-    raw = future.result()
-    raw_dask = time.perf_counter() - start
-    raw_phases = _phases(called, raw["epochs"], time.time())
-    del future, data
+    raw_runs, tracked_runs = [], []
+    for _ in range(cfg.repeats):
+        # Untracked, on the cluster: data scattered and the function submitted as wb.train does.
+        called, start = time.time(), time.perf_counter()
+        data = client.scatter(frame, hash=False)
+        future = client.submit(train_untracked, params, data, SEED, threads, pure=False)
+        raw = future.result()
+        seconds = time.perf_counter() - start
+        raw_runs.append({"seconds": seconds, "phases": _phases(called, raw["epochs"], time.time())})
+        del future, data
 
-    called, start = time.time(), time.perf_counter()
-    job = wb.train(TRAIN_FN, params=params, data=frame, seed=SEED, progress=False)
-    result = job.result()
-    tracked = time.perf_counter() - start
-    done = time.time()
+        called, start = time.time(), time.perf_counter()
+        job = wb.train(TRAIN_FN, params=params, data=frame, seed=SEED, progress=False)
+        submitted = time.perf_counter() - start
+        result = job.result()
+        seconds = time.perf_counter() - start
+        tracked_runs.append({"seconds": seconds, "submit_s": submitted, "called": called,
+                             "done": time.time(), "run_id": result.run_id,
+                             "model_uri": result.model_uri})
 
-    local = train_untracked(params, frame, SEED)
+    # In this process with the workers' torch threads: the loop with neither dask nor MLflow.
+    previous = _torch_threads()
+    local = train_untracked(params, frame, SEED, threads)
+    _set_torch_threads(previous)
     raw_local = local["seconds"]
 
     tracking = tracking_client()
-    run = tracking.get_run(result.run_id)
-    history = sorted(tracking.get_metric_history(result.run_id, "val_loss"),
-                     key=lambda m: m.step)
-    # metric timestamps are taken when the loop logs them, like the untracked loop's
-    tracked_phases = _phases(called, [m.timestamp / 1000 for m in history], done)
+    for tracked_run in tracked_runs:
+        run_id = tracked_run["run_id"]
+        history = sorted(tracking.get_metric_history(run_id, "val_loss"), key=lambda m: m.step)
+        # metric timestamps are taken when the loop logs them, like the untracked loop's
+        tracked_run["phases"] = _phases(tracked_run.pop("called"),
+                                        [m.timestamp / 1000 for m in history],
+                                        tracked_run.pop("done"))
+        tracked_run["status"] = tracking.get_run(run_id).info.status
+        tracked_run["epochs_logged"] = len(history)
+    raw_best = min(raw_runs, key=lambda r: r["seconds"])
+    tracked_best = min(tracked_runs, key=lambda r: r["seconds"])
+    if any(r["status"] != "FINISHED" or r["epochs_logged"] != cfg.train_epochs
+           for r in tracked_runs):
+        raise RuntimeError(f"a tracked run did not finish with every epoch logged: {tracked_runs}")
     return {
         "epochs": cfg.train_epochs,
         "rows": cfg.rows,
+        "repeats": cfg.repeats,
         "worker_torch_threads": threads,
-        "raw_dask_s": raw_dask,
-        "raw_dask_phases": raw_phases,
+        "raw_dask_s": raw_best["seconds"],
+        "raw_dask_phases": raw_best["phases"],
+        "raw_dask_runs": raw_runs,
         "raw_inprocess_s": raw_local,
         "inprocess_torch_threads": local["torch_threads"],
-        "tracked_s": tracked,
-        "tracked_phases": tracked_phases,
-        "tracked_status": run.info.status,
-        "tracked_epochs_logged": len(history),
-        "tracked_model_uri": result.model_uri,
-        "overhead_vs_dask": tracked / raw_dask - 1,
-        "overhead_vs_inprocess": tracked / raw_local - 1,
-        "run_id": result.run_id,
+        "tracked_s": tracked_best["seconds"],
+        "tracked_phases": tracked_best["phases"],
+        "tracked_runs": tracked_runs,
+        "overhead_vs_dask": tracked_best["seconds"] / raw_best["seconds"] - 1,
+        "overhead_vs_inprocess": tracked_best["seconds"] / raw_local - 1,
+    }
+
+
+def _writer_rate(client: Any, experiment: str, n: int, make_sink: Any,
+                 name: str) -> dict[str, Any]:
+    """n writer.log calls of two points on a fresh run, timed until close(); then count them."""
+    from workbench.tracking.writer import MetricWriter
+
+    run_id = client.create_run(experiment, run_name=f"writer-{name}").info.run_id
+    writer = MetricWriter(make_sink(run_id))
+    start = time.perf_counter()
+    for i in range(n):
+        loss = 1.0 / (i + 1)
+        acc = (i % 100) * 0.01
+        writer.log({"loss": loss, "acc": acc}, i)
+    emitted = time.perf_counter() - start
+    writer.close(timeout=900)
+    persisted = time.perf_counter() - start
+    # close() returns once its timeout passes even if points are still queued: check the thread
+    thread = getattr(writer, "_thread", None)
+    alive = bool(thread is not None and thread.is_alive())
+    client.set_terminated(run_id)
+    stored = {key: client.get_metric_history(run_id, key) for key in ("loss", "acc")}
+    return {
+        "sink": name,
+        "emit_loop_s": emitted,
+        "emit_calls_per_s": n / emitted,
+        "persist_s": persisted,
+        "drain_after_loop_s": persisted - emitted,
+        "persisted_points_per_s": 2 * n / persisted,
+        "writer": {k: v for k, v in asdict(writer.stats).items() if k != "latest"},
+        "writer_thread_alive_after_close": alive,
+        "stored_points": sum(len(v) for v in stored.values()),
+        "stored_steps_complete": all(sorted(m.step for m in v) == list(range(n))
+                                     for v in stored.values()),
+        "run_id": run_id,
     }
 
 
 def bench_metrics(cfg: Config) -> dict[str, Any]:
     import mlflow
 
+    from workbench.config import settings
     from workbench.tracking.sinks import mlflow_sink
     from workbench.tracking.store import ensure_experiment, tracking_client
-    from workbench.tracking.writer import MetricWriter
 
     client = tracking_client()
     experiment = ensure_experiment(client, "bench-metrics")
     n = cfg.metric_calls
 
-    # The same loop twice: computing two values per step, then also handing them to the writer.
+    # The loop of _writer_rate without the writer: computing the two values per step.
     start = time.perf_counter()
     for i in range(n):
         loss = 1.0 / (i + 1)
@@ -254,23 +335,18 @@ def bench_metrics(cfg: Config) -> dict[str, Any]:
     bare = time.perf_counter() - start
     del loss, acc
 
-    run_id = client.create_run(experiment, run_name="metric-writer").info.run_id
-    writer = MetricWriter(mlflow_sink(client, run_id))
-    start = time.perf_counter()
-    for i in range(n):
-        loss = 1.0 / (i + 1)
-        acc = (i % 100) * 0.01
-        writer.log({"loss": loss, "acc": acc}, i)
-    emitted = time.perf_counter() - start
-    writer.close()
-    persisted = time.perf_counter() - start
-    writer_alive = writer._thread.is_alive()  # close() returns after its timeout regardless
-    client.set_terminated(run_id)
-    stored = {key: client.get_metric_history(run_id, key) for key in ("loss", "acc")}
-    stored_points = sum(len(v) for v in stored.values())
-    stored_steps_ok = all(sorted(m.step for m in v) == list(range(n)) for v in stored.values())
+    sinks = {"mlflow_sink": lambda run_id: mlflow_sink(client, run_id)}
+    try:  # what run_trial writes through on a SQL store, where this version has it
+        from workbench.tracking.sql_sink import sql_bulk_sink
+    except ImportError:
+        pass
+    else:
+        uri = settings().tracking_uri
+        sinks["sql_bulk_sink"] = lambda run_id: sql_bulk_sink(
+            client, uri, run_id, fallback=mlflow_sink(client, run_id))
+    writers = [_writer_rate(client, experiment, n, make, name) for name, make in sinks.items()]
 
-    m = cfg.per_call_points
+    m = cfg.per_call_points // 2 * 2
     with mlflow.start_run(experiment_id=experiment, run_name="log-metric-per-point") as run:
         start = time.perf_counter()
         for i in range(m // 2):
@@ -279,31 +355,29 @@ def bench_metrics(cfg: Config) -> dict[str, Any]:
         per_call = time.perf_counter() - start
     per_call_stored = sum(len(client.get_metric_history(run.info.run_id, k))
                           for k in ("loss", "acc"))
-
-    points = 2 * n
-    persisted_rate = points / persisted
-    per_call_rate = (m // 2 * 2) / per_call
+    per_call_rate = m / per_call
+    for w in writers:
+        w["log_call_us"] = (w["emit_loop_s"] - bare) / n * 1e6
+        w["loop_slowdown"] = w["emit_loop_s"] / bare - 1
+        w["persist_ratio"] = w["persisted_points_per_s"] / per_call_rate
     return {
         "log_calls": n,
-        "points": points,
+        "points": 2 * n,
         "bare_loop_s": bare,
-        "emit_loop_s": emitted,
-        "emit_calls_per_s": n / emitted,
-        "log_call_us": (emitted - bare) / n * 1e6,
-        "loop_slowdown": emitted / bare - 1,
-        "persist_s": persisted,
-        "drain_after_loop_s": persisted - emitted,
-        "persisted_points_per_s": persisted_rate,
-        "writer": {k: v for k, v in asdict(writer.stats).items() if k != "latest"},
-        "writer_thread_alive_after_close": writer_alive,
-        "stored_points": stored_points,
-        "stored_steps_complete": stored_steps_ok,
-        "per_call_points": m // 2 * 2,
+        "writers": writers,
+        "per_call_points": m,
         "per_call_s": per_call,
         "per_call_points_per_s": per_call_rate,
         "per_call_stored_points": per_call_stored,
-        "persist_ratio": persisted_rate / per_call_rate,
     }
+
+
+def _worker_threads(wb: Any, client: Any) -> int:
+    """The torch threads run_trial sets on a worker of this cluster."""
+    hint = getattr(_cluster_module(wb), "torch_threads_hint", None)
+    threads = hint(client) if hint else None
+    workers = len(client.scheduler_info(n_workers=-1)["workers"])
+    return int(threads or max(1, (os.cpu_count() or 1) // workers))
 
 
 def _cluster_module(wb: Any) -> Any:
@@ -330,6 +404,11 @@ def _pct(x: float) -> str:
     return f"{x * 100:+.1f}%"
 
 
+def all_points_stored(metrics: dict[str, Any]) -> bool:
+    return all(w["stored_points"] == metrics["points"] and w["stored_steps_complete"]
+               and not w["writer_thread_alive_after_close"] for w in metrics["writers"])
+
+
 def report(results: dict[str, Any]) -> bool:
     """Print the tables; True when every target is met and every point was stored."""
     from rich.console import Console
@@ -340,33 +419,50 @@ def report(results: dict[str, Any]) -> bool:
     tick = {True: "[green]yes[/]", False: "[red]NO[/]", None: ""}
     ok_speedup = s["speedup"] >= TARGETS["sweep_speedup_min"]
     ok_overhead = t["overhead_vs_dask"] <= TARGETS["tracking_overhead_max"]
-    ok_ratio = m["persist_ratio"] >= TARGETS["persist_ratio_min"]
-    ok_points = m["stored_points"] == m["points"] and m["stored_steps_complete"]
+    # the target is judged on the sink run_trial uses: the bulk SQL one where this version has it
+    ok_ratio = m["writers"][-1]["persist_ratio"] >= TARGETS["persist_ratio_min"]
+    ok_points = all_points_stored(m)
     trials = f"{s['trials']} trials x {s['epochs_per_trial']} epochs"
+    best = f", fastest of {t['repeats']}" if t["repeats"] > 1 else ""
+    timed = s["sequential_trials_timed"]
+    scaled = f"; {timed} timed, scaled to {s['trials']}" if timed < s["trials"] else ""
     rows = [
         (f"wb.sweep ({cfg['workers']} workers) vs sequential, torch "
-         f"{s['sequential_torch_threads']} threads ({trials})",
+         f"{s['sequential_torch_threads']} threads ({trials}{scaled})",
          f"{s['sequential_s']:.1f} s", f"{s['sweep_s']:.1f} s", f"{s['speedup']:.2f}x speedup",
          f">= {TARGETS['sweep_speedup_min']}x", ok_speedup),
         ("wb.sweep vs sequential, torch 1 thread", f"{s['sequential_1thread_s']:.1f} s",
-         f"{s['sweep_s']:.1f} s", f"{s['speedup_vs_1thread']:.2f}x speedup", "", None),
-        (f"wb.train vs untracked loop on dask ({t['epochs']} epochs)", f"{t['raw_dask_s']:.1f} s",
+         f"{s['sweep_s']:.1f} s", f"{s['speedup_vs_1thread']:.2f}x speedup",
+         f">= {TARGETS['sweep_speedup_min']}x",
+         s["speedup_vs_1thread"] >= TARGETS["sweep_speedup_min"]),
+        ("  ceiling: the 8 trials untracked on dask vs sequential, torch 1 thread",
+         f"{s['sequential_1thread_s']:.1f} s", f"{s['untracked_dask_s']:.1f} s",
+         f"{s['untracked_dask_speedup']:.2f}x speedup", "", None),
+        ("  wb.sweep vs the 8 trials untracked on dask", f"{s['untracked_dask_s']:.1f} s",
+         f"{s['sweep_s']:.1f} s", f"{_pct(s['sweep_vs_untracked_dask'])} overhead", "", None),
+        (f"wb.train vs untracked loop on dask ({t['epochs']} epochs{best})",
+         f"{t['raw_dask_s']:.1f} s",
          f"{t['tracked_s']:.1f} s", f"{_pct(t['overhead_vs_dask'])} overhead",
          f"<= {TARGETS['tracking_overhead_max']:.0%}", ok_overhead),
-        (f"wb.train vs untracked loop in-process, torch {t['inprocess_torch_threads']} threads",
+        (f"wb.train vs untracked loop in this process, torch {t['inprocess_torch_threads']} "
+         "thread(s)",
          f"{t['raw_inprocess_s']:.1f} s", f"{t['tracked_s']:.1f} s",
          f"{_pct(t['overhead_vs_inprocess'])} overhead", "", None),
-        (f"loop of {m['log_calls']:,} writer.log calls vs same loop bare",
-         f"{m['bare_loop_s']:.2f} s", f"{m['emit_loop_s']:.2f} s",
-         f"{_pct(m['loop_slowdown'])} slowdown", "", None),
-        ("  writer.log call rate (cost per call)", "", f"{m['emit_calls_per_s']:,.0f}/s",
-         f"{m['log_call_us']:.2f} us/call", "", None),
-        ("persisted points/s: MetricWriter vs mlflow.log_metric",
-         f"{m['per_call_points_per_s']:,.0f}/s", f"{m['persisted_points_per_s']:,.0f}/s",
-         f"{m['persist_ratio']:,.1f}x", f">= {TARGETS['persist_ratio_min']:.0f}x", ok_ratio),
-        ("points in the store after writer.close()", f"{m['points']:,}",
-         f"{m['stored_points']:,}", f"{m['stored_points'] / m['points']:.1%}", "100%", ok_points),
     ]
+    for w in m["writers"]:
+        sink = w["sink"]
+        rows += [
+            (f"loop of {m['log_calls']:,} writer.log calls ({sink}) vs same loop bare",
+             f"{m['bare_loop_s']:.2f} s", f"{w['emit_loop_s']:.2f} s",
+             f"{_pct(w['loop_slowdown'])} ({w['log_call_us']:.2f} us/call)", "", None),
+            (f"persisted points/s: MetricWriter ({sink}) vs mlflow.log_metric",
+             f"{m['per_call_points_per_s']:,.0f}/s", f"{w['persisted_points_per_s']:,.0f}/s",
+             f"{w['persist_ratio']:,.1f}x", f">= {TARGETS['persist_ratio_min']:.0f}x",
+             w["persist_ratio"] >= TARGETS["persist_ratio_min"]),
+            (f"points in the store after writer.close() ({sink})", f"{m['points']:,}",
+             f"{w['stored_points']:,}", f"{w['stored_points'] / m['points']:.1%}", "100%",
+             w["stored_points"] == m["points"] and w["stored_steps_complete"]),
+        ]
     table = Table(title=f"workbench training benchmark ({results['mode']}, {env['cpus']} cpus, "
                         f"rows={cfg['rows']:,})")
     for name, justify in (("comparison", "left"), ("baseline", "right"), ("workbench", "right"),
@@ -375,7 +471,7 @@ def report(results: dict[str, Any]) -> bool:
     for *cells, ok in rows:
         table.add_row(*cells, tick[ok])
 
-    phases = Table(title="one run, wall clock: untracked on dask vs wb.train")
+    phases = Table(title=f"one run, wall clock: untracked on dask vs wb.train{best}")
     for name in ("phase", "untracked", "wb.train", "difference"):
         phases.add_column(name, justify="left" if name == "phase" else "right")
     raw, tracked = t["raw_dask_phases"], t["tracked_phases"]
@@ -392,8 +488,13 @@ def report(results: dict[str, Any]) -> bool:
     console.print(phases)
     start = results["startup"]
     console.print(
-        f"not timed: cluster start {start['cluster_s']:.1f} s, worker warm-up "
-        f"{start['worker_warmup_s']:.1f} s, store creation {start['store_s']:.1f} s. "
+        f"sweep against {s['trials']} x the median sequential 1-thread trial "
+        f"({s['sequential_1thread_median_s']:.1f} s, robust to bursts of other load): "
+        f"{s['speedup_vs_1thread_median']:.2f}x")
+    console.print(
+        f"not timed: store creation {start['store_s']:.1f} s, cluster start "
+        f"{start['cluster_s']:.1f} s, first (cold) 2-trial tiny sweep "
+        f"{start['cold_start']['two_trial_sweep_s']:.1f} s. "
         f"load average {env['loadavg_start'][0]:.2f} at start, {env['loadavg_end'][0]:.2f} at "
         f"end; total {results['wall_s']:.0f} s")
     if max(env["loadavg_start"][0], env["loadavg_end"][0]) > 0.5 * (env["cpus"] or 1):
@@ -435,7 +536,6 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter()
     try:
         import workbench as wb
-        from workbench.config import settings
         from workbench.tracking.store import ensure_experiment, tracking_client
 
         shutdown = _cluster_module(wb).shutdown
@@ -448,15 +548,14 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         client = wb.cluster(n_workers=cfg.workers)
         cluster_s = time.perf_counter() - start
-        start = time.perf_counter()
-        client.run(warm_worker, settings().tracking_uri)
-        warm_s = time.perf_counter() - start
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
         if workers != cfg.workers:
             raise RuntimeError(f"wanted {cfg.workers} dask workers, got {workers}")
+        print("warming up: one tiny trial per worker ...", flush=True)
+        cold = warm_up(wb)
 
         print(f"sweep: {cfg.sweep_trials} trials x {cfg.sweep_epochs} epochs ...", flush=True)
-        sweep = bench_sweep(wb, cfg, frame)
+        sweep = bench_sweep(wb, client, cfg, frame)
         print(f"tracking: {cfg.train_epochs} epochs, three ways ...", flush=True)
         tracking = bench_tracking(wb, client, cfg, frame)
         shutdown()  # the metric comparison has the machine to itself
@@ -469,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
             "config": asdict(cfg),
             "targets": TARGETS,
             "environment": env,
-            "startup": {"store_s": store_s, "cluster_s": cluster_s, "worker_warmup_s": warm_s},
+            "startup": {"store_s": store_s, "cluster_s": cluster_s, "cold_start": cold},
             "sweep": sweep,
             "tracking": tracking,
             "metrics": metrics,
@@ -487,8 +586,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kept WORKBENCH_HOME={home}")
         else:
             shutil.rmtree(home, ignore_errors=True)
-    lost = metrics["stored_points"] != metrics["points"] or not metrics["stored_steps_complete"]
-    return 1 if lost or (args.check and not met) else 0
+    return 1 if not all_points_stored(metrics) or (args.check and not met) else 0
 
 
 if __name__ == "__main__":

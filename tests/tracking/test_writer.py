@@ -184,3 +184,18 @@ def test_bulk_sql_sink_refuses_a_deleted_run(store) -> None:
                          fallback=mlflow_sink(client, run_id))
     with pytest.raises(Exception, match=r"(?i)active"):
         sink([Point("x", 1.0, 1, 0)])
+
+
+def test_close_says_so_when_the_store_cannot_keep_up() -> None:
+    def slow(points: list[Point]) -> None:
+        time.sleep(0.5)
+
+    writer = MetricWriter(slow, interval=0.01)
+    for step in range(5000):
+        writer.log({"x": float(step)}, step)
+        if step % 1000 == 999:
+            time.sleep(0.02)  # let the writer take batches one at a time
+    with pytest.raises(TimeoutError, match="still being written"):
+        writer.close(timeout=0.2)
+    writer.close(timeout=30)  # and it does finish
+    assert writer.stats.persisted == 5000

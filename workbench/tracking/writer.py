@@ -97,6 +97,9 @@ class MetricWriter:
         self._thread.join(timeout)
         if self.error is not None:
             raise RuntimeError(f"metric writer failed: {self.error}") from self.error
+        if self._thread.is_alive():
+            raise TimeoutError(f"metrics still being written after {timeout}s; the store is "
+                               "too slow or unreachable")
 
     # -- the writer thread -------------------------------------------------------------------
     def _run(self) -> None:

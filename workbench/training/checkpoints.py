@@ -44,6 +44,8 @@ class CheckpointStore:
     def __init__(self, client: MlflowClient, run_id: str) -> None:
         self._client = client
         self._run_id = run_id
+        self._repo: Any = None
+        self._written: list[int] = []
 
     def write(self, seq: int, step: int, state: Any) -> None:
         import torch
@@ -51,7 +53,8 @@ class CheckpointStore:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"ckpt-{seq:08d}.pt"
             torch.save({"seq": seq, "step": step, "state": state}, path)
-            self._client.log_artifact(self._run_id, str(path), CHECKPOINT_DIR)
+            self._artifacts().log_artifact(str(path), CHECKPOINT_DIR)
+        self._written.append(seq)
         self._prune()
 
     def latest(self, device: Any) -> dict[str, Any] | None:
@@ -76,16 +79,20 @@ class CheckpointStore:
             return []
         return [Path(a.path).name for a in found if _NAME.search(a.path)]
 
-    def _prune(self) -> None:
-        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+    def _artifacts(self) -> Any:
+        if self._repo is None:
+            from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
-        stale = sorted(self._names())[:-KEEP]
-        if not stale:
-            return
-        repo = get_artifact_repository(self._client.get_run(self._run_id).info.artifact_uri)
-        for name in stale:
+            self._repo = get_artifact_repository(
+                self._client.get_run(self._run_id).info.artifact_uri)
+        return self._repo
+
+    def _prune(self) -> None:
+        """Delete what this writer wrote before the newest KEEP (older attempts' files stay)."""
+        stale, self._written = self._written[:-KEEP], self._written[-KEEP:]
+        for seq in stale:
             try:
-                repo.delete_artifacts(f"{CHECKPOINT_DIR}/{name}")
+                self._artifacts().delete_artifacts(f"{CHECKPOINT_DIR}/ckpt-{seq:08d}.pt")
             except Exception:  # stores without delete keep them; restore reads the newest
                 return
 
@@ -116,10 +123,12 @@ class BackgroundCheckpointer:
 
     def wait(self, timeout: float | None = 300.0) -> None:
         with self._cv:
-            self._cv.wait_for(lambda: (self._pending is None and not self._busy)
-                              or self.error is not None, timeout=timeout)
+            done = self._cv.wait_for(lambda: (self._pending is None and not self._busy)
+                                     or self.error is not None, timeout=timeout)
             if self.error is not None:
                 raise RuntimeError(f"writing a checkpoint failed: {self.error}") from self.error
+            if not done:
+                raise TimeoutError(f"checkpoint not stored within {timeout}s")
 
     def close(self) -> None:
         self.wait()

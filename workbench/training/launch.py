@@ -49,7 +49,8 @@ def train(
     if workers > 1:
         _check_world(dask, workers)
     run_id = _create_run(tracking, experiment_id, run_name, plan, plan.params)
-    return _submit(dask, tracking, run_id, plan, plan.params, workers=workers,
+    payload = _data_payload(dask, plan, broadcast=workers > 1)
+    return _submit(dask, tracking, run_id, plan, plan.params, payload, workers=workers,
                    resources=resources, register=register, progress=progress,
                    name=run_name or plan.name)
 
@@ -82,13 +83,15 @@ def sweep(
                           "sweep.n_trials": len(checked),
                           **{f"space.{k}": _describe_dim(v) for k, v in space.items()}},
                          extra_tags={"workbench.kind": "sweep"})
+    payload = _data_payload(dask, plan, broadcast=False)  # one copy shared by every trial
     jobs = []
     for index, trial in enumerate(checked):
         run_id = _create_run(tracking, experiment_id, f"trial-{index}", plan, trial,
                              extra_tags={"mlflow.parentRunId": parent, "workbench.kind": "trial",
                                          "workbench.trial": str(index)})
-        jobs.append(_submit(dask, tracking, run_id, plan, trial, workers=1, resources=None,
-                            register=None, progress=False, name=f"trial-{index}"))
+        jobs.append(_submit(dask, tracking, run_id, plan, trial, payload, workers=1,
+                            resources=None, register=None, progress=False,
+                            name=f"trial-{index}"))
     return Sweep(parent_run_id=parent, jobs=jobs, metric=metric, mode=mode, tracking=tracking,
                  show_progress=progress)
 
@@ -105,6 +108,7 @@ class _Plan:
         self.seed = seed
         self.spec_obj = spec_obj
         self.name = name
+        self.tags: dict[str, str] | None = None
 
     @classmethod
     def make(cls, fn: TrainFn, params: Mapping[str, Any] | None, data: Any,
@@ -167,7 +171,9 @@ def _create_run(tracking: MlflowClient, experiment_id: str, run_name: str | None
     from workbench.tracking.datasets import log_dataset
     from workbench.tracking.provenance import environment_lock, run_tags
 
-    tags = {**run_tags(plan.seed), "workbench.function": plan.name, **(extra_tags or {})}
+    if plan.tags is None:  # git and notebook lookups once per launch, not once per trial
+        plan.tags = {**run_tags(plan.seed), "workbench.function": plan.name}
+    tags = {**plan.tags, **(extra_tags or {})}
     run = tracking.create_run(experiment_id, run_name=run_name, tags=tags)
     run_id = str(run.info.run_id)
     try:
@@ -192,13 +198,13 @@ def _describe_dim(value: Any) -> str:
 
 
 def _submit(dask: Client, tracking: MlflowClient, run_id: str, plan: _Plan,
-            params: dict[str, Any], *, workers: int, resources: Mapping[str, float] | None,
-            register: str | None, progress: bool, name: str) -> Job:
+            params: dict[str, Any], payload: Any, *, workers: int,
+            resources: Mapping[str, float] | None, register: str | None, progress: bool,
+            name: str) -> Job:
     from workbench.config import settings
     from workbench.dask_cluster import torch_threads_hint
 
     job_key = f"workbench-{run_id}-{uuid.uuid4().hex[:6]}"
-    payload = _data_payload(dask, plan, broadcast=workers > 1)
     spec = TrialSpec(run_id=run_id, tracking_uri=settings().tracking_uri, fn=plan.fn,
                      params=params, seed=plan.seed, job_key=job_key, register=register,
                      torch_threads=torch_threads_hint(dask), world_size=workers)
