@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.errors import JobCancelled, JobFailed
 from workbench.training.progress import ProgressBar, format_metrics, in_marimo, marimo_wait
-from workbench.training.runner import cancel_event_name, progress_topic
+from workbench.training.runner import mark_cancelled, progress_topic
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -125,10 +125,8 @@ class Job:
 
     def cancel(self, grace: float = CANCEL_GRACE_S) -> None:
         """Stop the run and mark it KILLED. The train function stops at its next ctx call."""
-        from distributed import Event
-
         self._cancel_requested = True
-        Event(cancel_event_name(self._job_key), client=self._dask).set()
+        self._dask.run(mark_cancelled, self._job_key, on_error="ignore")
         if self._progress.state == "running":
             wait_all(self._futures, timeout=grace)
         for future in self._futures:

@@ -40,8 +40,13 @@ class TrialSpec:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def cancel_event_name(job_key: str) -> str:
-    return f"{job_key}-cancel"
+# Job keys the client cancelled, pushed into every worker process with Client.run: the
+# heartbeat reads a local set instead of asking the scheduler four times a second.
+_CANCELLED: set[str] = set()
+
+
+def mark_cancelled(job_key: str) -> None:
+    _CANCELLED.add(job_key)
 
 
 def progress_topic(job_key: str) -> str:
@@ -213,16 +218,15 @@ class _Heartbeat:
         self._attempt = attempt
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="workbench-heartbeat", daemon=True)
-        self._worker, self._event = self._connect()
+        self._worker = self._connect()
 
-    def _connect(self) -> tuple[Any, Any]:
+    def _connect(self) -> Any:
         try:
-            from distributed import Event, get_client, get_worker
+            from distributed import get_worker
 
-            worker = get_worker()
-            return worker, Event(cancel_event_name(self._job_key), client=get_client())
+            return get_worker()
         except Exception:  # not inside a dask worker (e.g. called in-process)
-            return None, None
+            return None
 
     def start(self) -> None:
         self._publish("running")
@@ -236,11 +240,8 @@ class _Heartbeat:
     def _run(self) -> None:
         last = None
         while not self._stopped.wait(HEARTBEAT_S):
-            try:
-                if self._event is not None and self._event.is_set():
-                    self._cancelled.set()
-            except Exception:
-                log.debug("cancel check failed", exc_info=True)
+            if self._job_key in _CANCELLED:
+                self._cancelled.set()
             stats = self._writer.stats if self._writer else None
             stamp = (stats.latest_step, self._ctx.total_steps) if stats else None
             if stamp != last:
