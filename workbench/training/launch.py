@@ -49,7 +49,8 @@ def train(
     if workers > 1:
         _check_world(dask, workers)
     run_id = _create_run(tracking, experiment_id, run_name, plan, plan.params)
-    payload = _data_payload(dask, plan, broadcast=workers > 1)
+    payload = _failing_runs_on_error(tracking, [run_id], _data_payload, dask, plan,
+                                     broadcast=workers > 1)
     return _submit(dask, tracking, run_id, plan, plan.params, payload, workers=workers,
                    resources=resources, register=register, progress=progress,
                    name=run_name or plan.name)
@@ -83,7 +84,9 @@ def sweep(
                           "sweep.n_trials": len(checked),
                           **{f"space.{k}": _describe_dim(v) for k, v in space.items()}},
                          extra_tags={"workbench.kind": "sweep"})
-    payload = _data_payload(dask, plan, broadcast=False)  # one copy shared by every trial
+    # one copy of the data, shared by every trial
+    payload = _failing_runs_on_error(tracking, [parent], _data_payload, dask, plan,
+                                     broadcast=False)
     jobs = []
     for index, trial in enumerate(checked):
         run_id = _create_run(tracking, experiment_id, f"trial-{index}", plan, trial,
@@ -220,6 +223,17 @@ def _submit(dask: Client, tracking: MlflowClient, run_id: str, plan: _Plan,
         for future in futures:
             future.cancel()
         tracking.set_terminated(run_id, "FAILED")
+        raise
+
+
+def _failing_runs_on_error(tracking: MlflowClient, run_ids: list[str],
+                           step: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run `step`; if it raises, mark the runs already created FAILED so none stays RUNNING."""
+    try:
+        return step(*args, **kwargs)
+    except Exception:
+        for run_id in run_ids:
+            tracking.set_terminated(run_id, "FAILED")
         raise
 
 
