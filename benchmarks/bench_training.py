@@ -53,7 +53,7 @@ class Config:
 
 
 # An epoch is ~0.5 s (200k rows) / ~0.13 s (50k rows) on one core of the 2-core dev machine.
-FULL = Config(rows=200_000, sweep_trials=8, sweep_epochs=7, train_epochs=60,
+FULL = Config(rows=200_000, sweep_trials=8, sweep_epochs=14, train_epochs=60,
               metric_calls=200_000, per_call_points=300, repeats=2, baseline_budget_s=75)
 QUICK = Config(rows=50_000, sweep_trials=8, sweep_epochs=6, train_epochs=20,
                metric_calls=50_000, per_call_points=150, repeats=1, baseline_budget_s=20)
