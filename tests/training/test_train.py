@@ -165,3 +165,11 @@ def test_random_sweep_is_seeded(tracking) -> None:
     values = [sorted(r.metrics["score"] for r in s.result(timeout=120)) for s in (first, second)]
     assert values[0] == values[1] and len(set(values[0])) == 3
     assert first.best().metrics["score"] == values[0][0]
+
+
+def test_cancelling_a_finished_job_changes_nothing(tracking) -> None:
+    job = wb.train(slow_counter, params={"epochs": 2, "delay": 0.01}, progress=False)
+    job.result(timeout=60)
+    job.cancel()
+    assert job.status() == "FINISHED"
+    assert tracking.get_run(job.run_id).info.status == "FINISHED"

@@ -86,8 +86,10 @@ class Job:
         future = self._futures[0]
         if future.status == "finished":
             return "FINISHED"
-        if future.status == "cancelled" or (self._cancel_requested and future.done()):
+        if self._cancel_requested and future.done():
             return "KILLED"
+        if future.status == "cancelled":
+            return "FAILED"  # dropped by the cluster, not by the user
         if future.status == "error":
             return "KILLED" if isinstance(future.exception(), JobCancelled) else "FAILED"
         return "RUNNING" if self._progress.state == "running" else "PENDING"
