@@ -37,6 +37,8 @@ def wait_all(futures: list[Future], timeout: float | None) -> bool:
         except BaseException:  # failed or cancelled counts as done
             continue
     return True
+
+
 CANCEL_GRACE_S = 10.0
 
 
@@ -241,10 +243,16 @@ class Sweep:
         return results
 
     def best(self) -> RunResult:
-        ranked = [r for r in self.result() if self.metric in r.metrics]
-        if not ranked:
+        best = self._best_of(self.result())
+        if best is None:
             raise JobFailed(f"no trial of sweep {self.parent_run_id} logged metric "
                             f"{self.metric!r}; log it with ctx.log_metrics")
+        return best
+
+    def _best_of(self, results: list[RunResult]) -> RunResult | None:
+        ranked = [r for r in results if self.metric in r.metrics]
+        if not ranked:
+            return None
         pick = min if self.mode == "min" else max
         return pick(ranked, key=lambda r: r.metrics[self.metric])
 
@@ -280,10 +288,12 @@ class Sweep:
         self._bar.close()
         states = [j.status() for j in self.jobs]
         try:
-            best = self._pick_best()
+            finished = [j.result() for j in self.jobs if j._futures[0].status == "finished"]
+            best = self._best_of(finished)
             if best is not None:
-                self._tracking.set_tag(self.parent_run_id, "workbench.best_run_id", best[0])
-                self._tracking.log_metric(self.parent_run_id, f"best_{self.metric}", best[1])
+                self._tracking.set_tag(self.parent_run_id, "workbench.best_run_id", best.run_id)
+                self._tracking.log_metric(self.parent_run_id, f"best_{self.metric}",
+                                          best.metrics[self.metric])
             self._tracking.set_tag(self.parent_run_id, "workbench.failed_trials",
                                    str(sum(s != "FINISHED" for s in states)))
             status = "FINISHED" if "FINISHED" in states else "FAILED"
@@ -292,19 +302,6 @@ class Sweep:
             self._tracking.set_terminated(self.parent_run_id, status)
         except Exception:
             log.warning("could not close sweep run %s", self.parent_run_id, exc_info=True)
-
-    def _pick_best(self) -> tuple[str, float] | None:
-        scored = []
-        for job in self.jobs:
-            future = job._futures[0]
-            if future.status == "finished":
-                value = future.result()["metrics"].get(self.metric)
-                if value is not None:
-                    scored.append((job.run_id, float(value)))
-        if not scored:
-            return None
-        pick = min if self.mode == "min" else max
-        return pick(scored, key=lambda s: s[1])
 
     def __repr__(self) -> str:
         return f"<Sweep {self.parent_run_id} trials={len(self.jobs)} status={self.status()}>"

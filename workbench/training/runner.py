@@ -123,6 +123,9 @@ def run_trial(spec: TrialSpec, data: Any = None) -> dict[str, Any]:
             try:
                 if writer is not None:
                     writer.close()  # every queued point reaches the store before the status
+            except Exception:
+                status = "FAILED"  # metrics did not all land: never report such a run finished
+                raise
             finally:
                 if ctx.resumed_from is not None:
                     client.set_tag(spec.run_id, "workbench.resumed_from_checkpoint",
