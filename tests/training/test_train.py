@@ -153,6 +153,11 @@ def test_sweep_runs_trials_as_nested_runs_and_picks_the_best(tracking, frame) ->
     grid = {(c.data.params["lr"], c.data.params["hidden"]) for c in children}
     assert grid == {("0.001", "8"), ("0.001", "32"), ("0.03", "8"), ("0.03", "32")}
     assert all(c.info.status == "FINISHED" for c in children)
+    # trials skip MLflow's reload check when logging models: the best one must still serve
+    numeric, categorical = tabular_columns(frame, "churned")
+    vocab = {c: sorted(map(str, frame[c].unique())) for c in categorical}
+    x = encode(frame.head(3), numeric, vocab).to_numpy(np.float32)
+    assert np.asarray(mlflow.pyfunc.load_model(best.model_uri).predict(x)).shape == (3,)
 
 
 def test_random_sweep_is_seeded(tracking) -> None:

@@ -94,7 +94,7 @@ def sweep(
                                          "workbench.trial": str(index)})
         jobs.append(_submit(dask, tracking, run_id, plan, trial, payload, workers=1,
                             resources=None, register=None, progress=False,
-                            name=f"trial-{index}"))
+                            name=f"trial-{index}", validate_model=False))
     return Sweep(parent_run_id=parent, jobs=jobs, metric=metric, mode=mode, tracking=tracking,
                  show_progress=progress)
 
@@ -203,14 +203,15 @@ def _describe_dim(value: Any) -> str:
 def _submit(dask: Client, tracking: MlflowClient, run_id: str, plan: _Plan,
             params: dict[str, Any], payload: Any, *, workers: int,
             resources: Mapping[str, float] | None, register: str | None, progress: bool,
-            name: str) -> Job:
+            name: str, validate_model: bool = True) -> Job:
     from workbench.config import settings
     from workbench.dask_cluster import torch_threads_hint
 
     job_key = f"workbench-{run_id}-{uuid.uuid4().hex[:6]}"
     spec = TrialSpec(run_id=run_id, tracking_uri=settings().tracking_uri, fn=plan.fn,
                      params=params, seed=plan.seed, job_key=job_key, register=register,
-                     torch_threads=torch_threads_hint(dask), world_size=workers)
+                     torch_threads=torch_threads_hint(dask), world_size=workers,
+                     validate_model=validate_model)
     if workers == 1:
         futures = [dask.submit(run_trial, spec, payload, key=f"train-{run_id}", pure=False,
                                resources=dict(resources) if resources else None)]

@@ -38,6 +38,9 @@ class TrialSpec:
     register: str | None = None
     torch_threads: int | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    # MLflow re-loads a logged model to check its input example (~0.2 s CPU); a sweep skips it
+    # per trial: the export already ran the example, and on busy cores it is time trials lose.
+    validate_model: bool = True
 
 
 # Job keys the client cancelled, pushed into every worker process with Client.run: the
@@ -98,7 +101,7 @@ def run_trial(spec: TrialSpec, data: Any = None) -> dict[str, Any]:
         ctx.close()  # the last checkpoint is stored (or its failure raised) before success
         model_uri = None
         if main and isinstance(returned, torch.nn.Module):
-            model_uri = _log_model(returned, ctx, spec.register)
+            model_uri = _log_model(returned, ctx, spec.register, spec.validate_model)
         if spec.world_size > 1:
             torch.distributed.barrier()
         status = "FINISHED"
@@ -168,7 +171,7 @@ def _init_process_group(spec: TrialSpec, device: Any) -> None:
                             timeout=datetime.timedelta(minutes=5))
 
 
-def _log_model(model: Any, ctx: Any, register: str | None) -> str:
+def _log_model(model: Any, ctx: Any, register: str | None, validate: bool = True) -> str:
     import mlflow
     import numpy as np
     import pandas as pd
@@ -196,7 +199,8 @@ def _log_model(model: Any, ctx: Any, register: str | None) -> str:
     info = mlflow.pytorch.log_model(model, name="model", input_example=example,
                                     signature=infer_signature(example, output),
                                     pip_requirements=requirements, metadata=metadata,
-                                    registered_model_name=register, serialization_format="pt2")
+                                    registered_model_name=register, serialization_format="pt2",
+                                    validate_serving_input=validate)
     return str(info.model_uri)
 
 
