@@ -33,19 +33,31 @@ _EXPORTS = {
     "JobFailed": "workbench.errors",
     "UnreachableError": "workbench.errors",
     "settings": "workbench.config",
+    "drift": "workbench.drift.api",
+    "DriftResult": "workbench.drift.result",
+    "ColumnDrift": "workbench.drift.result",
+    "drift_history": "workbench.drift.history",
+    "validate": "workbench.drift.validation",
+    "ValidationResult": "workbench.drift.validation",
 }
 _SUBMODULES = {"demo"}
 
 __all__ = [
-    "ConfigError", "Job", "JobCancelled", "JobFailed", "RunResult", "Sweep", "UnreachableError",
-    "WorkbenchError", "choice", "cluster", "demo", "loguniform", "randint", "settings", "sweep",
-    "train", "trainable", "uniform",
+    "ColumnDrift", "ConfigError", "DriftResult", "Job", "JobCancelled", "JobFailed", "RunResult",
+    "Sweep", "UnreachableError",
+    "ValidationResult", "WorkbenchError", "choice", "cluster", "demo", "drift", "drift_history",
+    "loguniform", "randint", "settings", "sweep",
+    "train", "trainable", "uniform", "validate",
 ]
 
 if TYPE_CHECKING:
     from workbench import demo
     from workbench.config import settings
     from workbench.dask_cluster import cluster
+    from workbench.drift.api import drift
+    from workbench.drift.history import drift_history
+    from workbench.drift.result import ColumnDrift, DriftResult
+    from workbench.drift.validation import ValidationResult, validate
     from workbench.errors import (
         ConfigError,
         JobCancelled,

@@ -1,0 +1,1 @@
+"""Drift: Evidently-compatible verdicts on data of any size, validation, history."""

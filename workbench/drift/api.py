@@ -1,0 +1,272 @@
+"""`wb.drift`: type the columns, pick the tests, score them with Evidently or the dask engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from workbench.drift import stats
+from workbench.drift.result import ColumnDrift, DriftResult
+from workbench.drift.tables import Table, open_table
+from workbench.errors import ConfigError
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+ENGINES = ("auto", "evidently", "dask")
+AUTO_EVIDENTLY_MAX_ROWS = 50_000  # reference + current rows, both pandas, for engine="auto"
+REPORT_SAMPLE_ROWS = 20_000  # rows per side in the HTML report of the dask engine
+COLUMN_TYPES = ("numerical", "categorical", "skip")
+NUMERIC_KINDS = {"float", "int"}
+
+
+def drift(reference: Any, current: Any, *, columns: Iterable[str] | None = None,
+          engine: str = "auto", column_types: Mapping[str, str] | None = None,
+          drift_share: float = 0.5, seed: int = 0,
+          report_sample_rows: int = REPORT_SAMPLE_ROWS) -> DriftResult:
+    """Compare `current` with `reference` column by column, as Evidently's DataDriftPreset does.
+
+    `reference` / `current`: pandas or dask DataFrames, or Parquet/CSV files or directories.
+    `engine`: "evidently" runs Evidently; "dask" computes the same tests from streamed
+    statistics (any size); "auto" takes Evidently for small in-memory data.
+    `column_types`: override the inferred type of a column ("numerical", "categorical", or
+    "skip").
+    """
+    if engine not in ENGINES:
+        raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if not 0 < drift_share <= 1:
+        raise ConfigError(f"drift_share must be in (0, 1], got {drift_share}")
+    ref, cur = open_table(reference, "reference"), open_table(current, "current")
+    names = shared_columns(ref, cur, columns)
+    overrides = _check_overrides(column_types, names)
+    chosen = _pick_engine(engine, ref, cur)
+    client = cluster_for(ref, cur)
+    from workbench.drift.dask_engine import column_stats
+
+    ref_stats, cur_stats = column_stats([ref, cur], names, seed, client)
+    ref_rows, cur_rows = row_count(ref, ref_stats), row_count(cur, cur_stats)
+    plans, skipped = plan_columns(names, ref_stats, cur_stats, overrides)
+    result = DriftResult(columns={}, skipped=skipped, drift_share=drift_share, engine=chosen,
+                         reference_rows=ref_rows, current_rows=cur_rows,
+                         reference_source=ref.source, current_source=cur.source)
+    if chosen == "evidently":
+        result.columns, snapshot = _evidently(ref, cur, plans, drift_share)
+        from workbench.drift.evidently_engine import report_html
+
+        result._render = lambda: report_html(snapshot)
+    else:
+        result.columns = _streaming(ref, cur, plans, ref_stats, cur_stats, client)
+        result._render = lambda: _sampled_report(result, ref, cur, plans, seed,
+                                                 report_sample_rows)
+    return result
+
+
+def shared_columns(ref: Table, cur: Table, columns: Iterable[str] | None) -> list[str]:
+    if columns is not None:
+        names = [str(c) for c in ([columns] if isinstance(columns, str) else columns)]
+        for table in (ref, cur):
+            missing = [c for c in names if c not in table.columns]
+            if missing:
+                raise ConfigError(f"{table.label} has no column(s) {', '.join(missing)}; "
+                                  f"its columns: {_shown(table.columns)}")
+        if not names:
+            raise ConfigError("columns is empty; name at least one column or pass None")
+        return names
+    only_ref = [c for c in ref.columns if c not in cur.columns]
+    only_cur = [c for c in cur.columns if c not in ref.columns]
+    if only_ref or only_cur:
+        parts = []
+        if only_ref:
+            parts.append(f"only in reference: {_shown(only_ref)}")
+        if only_cur:
+            parts.append(f"only in current: {_shown(only_cur)}")
+        raise ConfigError(f"reference and current have different columns ({'; '.join(parts)}); "
+                          "align them or pass columns=[...] to compare the shared ones")
+    return ref.columns
+
+
+def _shown(names: list[str], limit: int = 10) -> str:
+    return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit
+                                       else "")
+
+
+def _check_overrides(column_types: Mapping[str, str] | None, names: list[str]) -> dict[str, str]:
+    overrides = dict(column_types or {})
+    for column, kind in overrides.items():
+        if column not in names:
+            raise ConfigError(f"column_types names {column!r}, which is not compared; "
+                              f"columns: {_shown(names)}")
+        if kind not in COLUMN_TYPES:
+            raise ConfigError(f"column_types[{column!r}] must be one of "
+                              f"{', '.join(COLUMN_TYPES)}, got {kind!r}")
+    return overrides
+
+
+def _pick_engine(engine: str, ref: Table, cur: Table) -> str:
+    if engine != "auto":
+        return engine
+    small = ref.in_memory and cur.in_memory and ref.rows() + cur.rows() <= AUTO_EVIDENTLY_MAX_ROWS
+    return "evidently" if small else "dask"
+
+
+def cluster_for(ref: Table, cur: Table) -> Client | None:
+    if ref.in_memory and cur.in_memory:
+        return None  # pandas data is reduced where it already is
+    from workbench.dask_cluster import cluster
+
+    return cluster()
+
+
+def row_count(table: Table, found: dict[str, stats.ColumnStats]) -> int:
+    rows = max((s.n + s.nulls for s in found.values()), default=0)
+    if rows == 0:
+        raise ConfigError(f"{table.label} data has no rows ({table.source}); a drift check needs "
+                          "data on both sides")
+    return rows
+
+
+def plan_columns(names: list[str], ref_stats: Mapping[str, stats.ColumnStats],
+                 cur_stats: Mapping[str, stats.ColumnStats], overrides: Mapping[str, str]
+                 ) -> tuple[list[stats.ColumnPlan], dict[str, str]]:
+    """The test of each column, or why it is skipped; raises on a type mismatch."""
+    plans, skipped = [], {}
+    for column in names:
+        ref, cur = ref_stats[column], cur_stats[column]
+        _check_same_type(column, ref, cur)
+        override = overrides.get(column)
+        if override == "skip":
+            skipped[column] = "skipped by column_types"
+            continue
+        if override == "numerical" and cur.kind not in NUMERIC_KINDS:
+            raise ConfigError(f"column {column!r} holds {cur.dtype} values, which cannot be "
+                              "numerical; cast it or mark it categorical")
+        kind = override or stats.infer_type(cur)
+        if kind not in ("numerical", "categorical"):
+            skipped[column] = str(kind)
+            continue
+        empty = [label for label, s in (("reference", ref), ("current", cur)) if s.n == 0]
+        if empty:
+            skipped[column] = f"all values are null in {' and '.join(empty)}"
+            continue
+        plan = stats.plan_column(column, kind, ref, cur)  # type: ignore[arg-type]
+        needs_counts = plan.stattest in ("z", "chisquare", "jensenshannon")
+        if needs_counts and (ref.counts is None or cur.counts is None):
+            skipped[column] = (f"too many distinct values for a {kind} test (over "
+                               f"{stats.NUMERIC_COUNT_CAP:,}); mark it numerical or skip it")
+            continue
+        plans.append(plan)
+    return plans, skipped
+
+
+def _check_same_type(column: str, ref: stats.ColumnStats, cur: stats.ColumnStats) -> None:
+    sides = [(ref.kind in NUMERIC_KINDS, ref.kind), (cur.kind in NUMERIC_KINDS, cur.kind)]
+    if "other" in (ref.kind, cur.kind) or sides[0][0] == sides[1][0]:
+        return
+    raise ConfigError(f"column {column!r} is {_described(ref)} in reference but "
+                      f"{_described(cur)} in current; cast one side so both hold the same type")
+
+
+def _described(found: stats.ColumnStats) -> str:
+    what = "numeric" if found.kind in NUMERIC_KINDS else "text/categorical"
+    return f"{what} ({found.dtype})"
+
+
+# -- engines --------------------------------------------------------------------------------------
+def _evidently(ref: Table, cur: Table, plans: list[stats.ColumnPlan], drift_share: float
+               ) -> tuple[dict[str, ColumnDrift], Any]:
+    from workbench.drift.evidently_engine import column_verdicts, run_report
+
+    names = [p.column for p in plans]
+    if not plans:
+        return {}, None
+    snapshot = run_report(ref.to_pandas(names), cur.to_pandas(names), plans, drift_share)
+    verdicts = column_verdicts(snapshot)
+    by_method = {v: k for k, v in stats.METHODS.items()}
+    out = {}
+    for plan in plans:
+        method, score, threshold, drifted = verdicts[plan.column]
+        out[plan.column] = ColumnDrift(plan.column, plan.column_type,
+                                       by_method.get(method, method), method, score, threshold,
+                                       drifted)
+    return out, snapshot
+
+
+def _streaming(ref: Table, cur: Table, plans: list[stats.ColumnPlan],
+               ref_stats: Mapping[str, stats.ColumnStats],
+               cur_stats: Mapping[str, stats.ColumnStats],
+               client: Client | None) -> dict[str, ColumnDrift]:
+    from workbench.drift.dask_engine import BinSpec, column_bins
+
+    scores: dict[str, tuple[float, float]] = {}
+    ref_specs: dict[str, BinSpec] = {}
+    cur_specs: dict[str, BinSpec] = {}
+    for plan in plans:
+        r, c = ref_stats[plan.column], cur_stats[plan.column]
+        if plan.stattest in ("z", "chisquare", "jensenshannon"):
+            assert r.counts is not None and c.counts is not None
+            scores[plan.column] = (stats.counts_test(plan.stattest, r.counts, c.counts), 0.0)
+        elif plan.stattest == "ks":
+            assert r.sample is not None and len(r.sample) == r.n  # <= 1000 values: all kept
+            distinct = np.unique(r.sample)
+            if c.sample is not None and len(c.sample) == c.n:  # every current value is at hand
+                ordered = np.sort(c.sample)
+                scores[plan.column] = (stats.ks_pvalue_from_counts(
+                    r.sample, np.searchsorted(ordered, distinct, side="right"),
+                    np.searchsorted(ordered, distinct, side="left"), c.n), 0.0)
+            else:
+                cur_specs[plan.column] = ("ks", distinct, 0.0)
+        elif r.counts is not None and c.counts is not None:  # few distinct values: exact
+            scores[plan.column] = (stats.wasserstein_from_counts(r.counts, c.counts, r.std), 0.0)
+        else:
+            edges = stats.wasserstein_edges([r.sample, c.sample])  # type: ignore[list-item]
+            spec: BinSpec = ("bins", edges, r.mean)
+            ref_specs[plan.column] = cur_specs[plan.column] = spec
+    ref_bins, cur_bins = column_bins([(ref, ref_specs), (cur, cur_specs)], client)
+    for column, (mode, edges, shift) in cur_specs.items():
+        r, c = ref_stats[column], cur_stats[column]
+        if mode == "ks":
+            assert r.sample is not None
+            below, at_or_below = cur_bins[column]
+            scores[column] = (stats.ks_pvalue_from_counts(r.sample, at_or_below, below, c.n), 0.0)
+        else:
+            ref_counts, ref_sums = ref_bins[column]
+            cur_counts, cur_sums = cur_bins[column]
+            scores[column] = stats.wasserstein_from_bins(
+                edges, shift, min(r.minimum, c.minimum), max(r.maximum, c.maximum),
+                (ref_counts, ref_sums), (cur_counts, cur_sums), r.std)
+    out = {}
+    for plan in plans:
+        score, bound = scores[plan.column]
+        out[plan.column] = ColumnDrift(plan.column, plan.column_type, plan.stattest,
+                                       stats.METHODS[plan.stattest], score, plan.threshold,
+                                       stats.is_drifted(plan.stattest, score, plan.threshold),
+                                       score_error_bound=bound)
+    return out
+
+
+def _sampled_report(result: DriftResult, ref: Table, cur: Table,
+                    plans: list[stats.ColumnPlan], seed: int, rows: int) -> str:
+    """Evidently's report on a seeded sample, labelled with the full-data verdicts."""
+    import html
+
+    from workbench.drift.evidently_engine import report_html, run_report
+
+    names = [p.column for p in plans]
+    if not names:
+        raise ConfigError("no column could be tested, so there is no report; see result.skipped")
+    ref_sample, ref_total = ref.sample(names, rows, seed)
+    cur_sample, cur_total = cur.sample(names, rows, seed)
+    snapshot = run_report(ref_sample, cur_sample, plans, result.drift_share)
+    sampled = len(ref_sample) < ref_total or len(cur_sample) < cur_total
+    where = (f"a seeded sample (seed {seed}) of {len(ref_sample):,} of {ref_total:,} reference "
+             f"rows and {len(cur_sample):,} of {cur_total:,} current rows; its figures can "
+             "differ slightly from the full-data verdicts" if sampled else "all rows")
+    banner = (
+        '<div style="font-family:sans-serif;padding:8px 12px;margin:0;background:#fff4e5;'
+        'border-bottom:1px solid #f0c36d">'
+        f"<b>Workbench drift check:</b> {html.escape(result.summary())}, computed on all rows. "
+        f"Evidently report below built on {html.escape(where)}.</div>")
+    return report_html(snapshot, banner)
+

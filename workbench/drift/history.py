@@ -1,0 +1,142 @@
+"""Drift results in MLflow: the report and scores on a run, and the history of checks per model.
+
+Every check logged with `model=` becomes one run in the monitoring experiment, tagged with the
+model's name and version; `drift_history(model)` reads them back in time order.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from workbench.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from mlflow import MlflowClient
+
+    from workbench.drift.result import DriftResult
+
+MONITORING_EXPERIMENT = "workbench-monitoring"
+KIND_TAG, MODEL_TAG, VERSION_TAG = "workbench.kind", "workbench.model", "workbench.model_version"
+
+
+def metric_key(column: str) -> str:
+    """An MLflow-safe metric name for a column's drift score."""
+    return "drift.score." + re.sub(r"[^A-Za-z0-9_\-. /]", "_", column)
+
+
+def log_result(result: DriftResult, *, run_id: str | None, model: str | None,
+               version: str | int | None, experiment: str | None) -> str:
+    from workbench.tracking.store import ensure_experiment, tracking_client
+
+    if (run_id is None) == (model is None):
+        raise ConfigError("pass either run_id= (log to that run) or model= (log to the model's "
+                          "drift history), not both or neither")
+    client = tracking_client()
+    if run_id is not None:
+        try:
+            client.get_run(run_id)
+        except Exception:
+            raise ConfigError(f"no MLflow run {run_id!r} in {client.tracking_uri}; check the "
+                              "run id") from None
+        _write(client, run_id, result)
+        return run_id
+    assert model is not None
+    resolved = _model_version(client, model, version)
+    experiment_id = ensure_experiment(client, experiment or MONITORING_EXPERIMENT)
+    tags = {KIND_TAG: "drift", MODEL_TAG: model, VERSION_TAG: resolved or "",
+            "workbench.drifted": str(result.drifted).lower()}
+    run = client.create_run(experiment_id, run_name=f"drift {model}"
+                            + (f" v{resolved}" if resolved else ""), tags=tags)
+    new_id = str(run.info.run_id)
+    try:
+        _write(client, new_id, result)
+    except BaseException:
+        client.set_terminated(new_id, "FAILED")
+        raise
+    client.set_terminated(new_id, "FINISHED")
+    return new_id
+
+
+def _model_version(client: MlflowClient, model: str, version: str | int | None) -> str | None:
+    """The version checked: as given, else the `champion` alias, else the newest; None if the
+    model is not registered (a pilot can be monitored before its first registration)."""
+    if version is not None:
+        return str(version)
+    try:
+        return str(client.get_model_version_by_alias(model, "champion").version)
+    except Exception:
+        pass
+    try:
+        versions = client.search_model_versions(f"name = '{model}'")
+    except Exception:
+        return None
+    return str(max(int(v.version) for v in versions)) if versions else None
+
+
+def _write(client: MlflowClient, run_id: str, result: DriftResult) -> None:
+    """JSON first (small, what machines read), then scores, then the HTML report."""
+    from mlflow.entities import Metric, Param
+
+    client.log_text(run_id, result.to_json(), "drift/result.json")
+    now = int(time.time() * 1000)
+    metrics = [Metric("drift.share", result.share, now, 0),
+               Metric("drift.drifted", float(result.drifted), now, 0),
+               Metric("drift.n_drifted", float(len(result.drifted_columns)), now, 0),
+               Metric("drift.n_columns", float(len(result.columns)), now, 0)]
+    metrics += [Metric(metric_key(c), float(d.score), now, 0) for c, d in result.columns.items()]
+    params = [Param("drift.engine", result.engine), Param("drift.drift_share",
+                                                          str(result.drift_share)),
+              Param("drift.reference", result.reference_source[:500]),
+              Param("drift.current", result.current_source[:500])]
+    existing = client.get_run(run_id).data.params
+    params = [p for p in params if p.key not in existing]  # params are write-once in MLflow
+    for start in range(0, len(metrics), 1000):
+        client.log_batch(run_id, metrics=metrics[start:start + 1000],
+                         params=params if start == 0 else [])
+    if result.columns:
+        client.log_text(run_id, result.to_html(), "drift/report.html")
+
+
+def drift_history(model: str, *, experiment: str | None = None) -> pd.DataFrame:
+    """Every drift check logged for `model`, oldest first: one row per check."""
+    import pandas as pd
+
+    from workbench.tracking.store import tracking_client
+
+    client = tracking_client()
+    found = client.get_experiment_by_name(experiment or MONITORING_EXPERIMENT)
+    columns = ["time", "model", "version", "drifted", "share", "n_drifted", "n_columns",
+               "engine", "run_id"]
+    if found is None:
+        return pd.DataFrame(columns=columns)
+    rows: list[dict[str, Any]] = []
+    token = None
+    while True:
+        page = client.search_runs([found.experiment_id],
+                                  filter_string=f"tags.`{MODEL_TAG}` = '{_quoted(model)}' and "
+                                                f"tags.`{KIND_TAG}` = 'drift'",
+                                  order_by=["attributes.start_time ASC"], max_results=1000,
+                                  page_token=token)
+        for run in page:
+            m = run.data.metrics
+            row = {"time": pd.Timestamp(run.info.start_time, unit="ms", tz="UTC"),
+                   "model": model, "version": run.data.tags.get(VERSION_TAG) or None,
+                   "drifted": bool(m.get("drift.drifted", 0.0)), "share": m.get("drift.share"),
+                   "n_drifted": int(m.get("drift.n_drifted", 0)),
+                   "n_columns": int(m.get("drift.n_columns", 0)),
+                   "engine": run.data.params.get("drift.engine"), "run_id": run.info.run_id}
+            row.update({k: v for k, v in m.items() if k.startswith("drift.score.")})
+            rows.append(row)
+        token = page.token
+        if not token:
+            break
+    frame = pd.DataFrame(rows, columns=None if rows else columns)
+    return frame.sort_values("time", kind="stable").reset_index(drop=True) if rows else frame
+
+
+def _quoted(value: str) -> str:
+    return value.replace("'", "\\'")
+

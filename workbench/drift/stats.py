@@ -1,0 +1,380 @@
+"""Evidently's `DataDriftPreset` defaults, computed from mergeable per-partition statistics.
+
+Pure module: no I/O, no dask. A partition of a table (a pandas DataFrame) is reduced to a
+`ColumnStats` per column; partitions merge; from the merged statistics of reference and current
+this module infers each column's type, picks the test, and scores it, by the same rules Evidently
+0.7 applies (its `infer_column_type`, `_get_default_stattest` and the stat tests themselves):
+
+- values are cleaned per column as Evidently does: +-inf -> NaN, NaNs dropped;
+- a column's type comes from the *current* data: float -> numerical; int -> categorical with at most
+  10 distinct values, else numerical; bool / category -> categorical; strings -> categorical, or
+  text when more than half the values are distinct (text and id-like columns are skipped here);
+- the test depends on the cleaned reference size (<= 1000 rows: K-S / chi-square / Z; larger:
+  Wasserstein / Jensen-Shannon) and on the number of distinct values in both sides together.
+
+Everything but K-S and Wasserstein is a function of value counts, so exact. K-S needs, for a
+reference of at most 1000 values, how many current values fall at or below each of them: exact
+from counts. Wasserstein is computed from bin counts and bin sums over fine quantile bins: the
+integral of each CDF over a bin is exact from them, so the only error is in bins where the two
+CDFs cross, bounded and reported (`score_error_bound`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+ColumnType = Literal["numerical", "categorical"]
+Stattest = Literal["ks", "z", "chisquare", "jensenshannon", "wasserstein"]
+
+SMALL_REFERENCE_ROWS = 1000  # Evidently: <= this many reference rows -> p-value tests
+INTEGER_CARDINALITY_LIMIT = 10  # Evidently: int columns with <= 10 distinct values are categorical
+THRESHOLDS: dict[str, float] = {"ks": 0.05, "z": 0.05, "chisquare": 0.05,
+                                "jensenshannon": 0.1, "wasserstein": 0.1}
+METHODS: dict[str, str] = {"ks": "K-S p_value", "z": "Z-test p_value",
+                           "chisquare": "chi-square p_value",
+                           "jensenshannon": "Jensen-Shannon distance",
+                           "wasserstein": "Wasserstein distance (normed)"}
+P_VALUE_TESTS = {"ks", "z", "chisquare"}
+NUMERIC_COUNT_CAP = 10_000  # distinct values counted for a numeric column before giving up
+CATEGORY_CAP = 100_000  # distinct categories past which a column is treated as an id
+SAMPLE_PER_PARTITION = 4_096  # numeric values kept per partition (all of them when fewer)
+SAMPLE_CAP = 200_000  # numeric values kept per side after merging
+WASSERSTEIN_BINS = 16_384
+
+
+@dataclass
+class ColumnStats:
+    """What one partition (or a merge of several) says about one column."""
+
+    kind: str  # "float", "int", "bool", "category", "string", "object", "other"
+    dtype: str
+    n: int = 0  # values left after cleaning (not null, finite)
+    nulls: int = 0  # null or infinite values
+    minimum: float = math.inf
+    maximum: float = -math.inf
+    mean: float = 0.0
+    m2: float = 0.0  # sum of squared deviations from the mean (Chan et al. merge)
+    counts: dict[Any, int] | None = field(default_factory=dict)  # None: too many distinct
+    sample: np.ndarray | None = None  # numeric values, all of them while few
+    first_is_str: bool | None = None  # object columns: Evidently looks at the first and last value
+    last_is_str: bool | None = None
+
+    @property
+    def distinct(self) -> int | None:
+        return None if self.counts is None else len(self.counts)
+
+    @property
+    def std(self) -> float:
+        return math.sqrt(self.m2 / self.n) if self.n else 0.0
+
+
+def dtype_kind(dtype: Any) -> str:
+    """How Evidently's inference sees a pandas dtype (by its name, as Evidently does)."""
+    name = str(getattr(dtype, "name", dtype))
+    if name.startswith("float"):
+        return "float"
+    if name.startswith("int"):
+        return "int"
+    if name == "bool":
+        return "bool"
+    if name == "category":
+        return "category"
+    if name in ("string", "str") or name.startswith("string"):
+        return "string"
+    if name == "object":
+        return "object"
+    return "other"  # uint*, nullable Int64/Float64/boolean, datetimes: Evidently ignores them
+
+
+def partition_stats(frame: Any, columns: Iterable[str], seed: int,
+                    index: int) -> dict[str, ColumnStats]:
+    """Reduce one partition (a pandas DataFrame) to per-column statistics."""
+    rng = np.random.default_rng([seed, index])
+    return {c: _column_stats(frame[c], rng) for c in columns}
+
+
+def _column_stats(series: Any, rng: np.random.Generator) -> ColumnStats:
+    kind = dtype_kind(series.dtype)
+    stats = ColumnStats(kind=kind, dtype=str(series.dtype))
+    if kind in ("float", "int"):
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        finite = values[np.isfinite(values)]
+        stats.nulls = len(values) - len(finite)
+        stats.n = len(finite)
+        if stats.n:
+            stats.minimum, stats.maximum = float(finite.min()), float(finite.max())
+            stats.mean = float(finite.mean())
+            stats.m2 = float(((finite - stats.mean) ** 2).sum())
+            stats.counts = _numeric_counts(finite)
+            if stats.n <= SAMPLE_PER_PARTITION:
+                stats.sample = finite
+            else:
+                stats.sample = rng.choice(finite, SAMPLE_PER_PARTITION, replace=False)
+        return stats
+    if kind in ("bool", "category", "string", "object"):
+        clean = series.dropna()
+        stats.nulls = len(series) - len(clean)
+        stats.n = len(clean)
+        if kind == "object" and stats.n:
+            stats.first_is_str = isinstance(clean.iloc[0], str)
+            stats.last_is_str = isinstance(clean.iloc[-1], str)
+        counts = clean.value_counts(sort=False)
+        stats.counts = None if len(counts) > CATEGORY_CAP else \
+            {_plain(k): int(v) for k, v in counts.items() if v > 0}
+        return stats
+    stats.counts = None
+    stats.n = int(series.notna().sum())
+    stats.nulls = len(series) - stats.n
+    return stats
+
+
+def _numeric_counts(finite: np.ndarray) -> dict[Any, int] | None:
+    probe = finite[:NUMERIC_COUNT_CAP * 2]
+    if len(np.unique(probe)) > NUMERIC_COUNT_CAP:  # cheap early exit for continuous columns
+        return None
+    values, counts = np.unique(finite, return_counts=True)
+    if len(values) > NUMERIC_COUNT_CAP:
+        return None
+    return {float(v): int(c) for v, c in zip(values, counts, strict=True)}
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def merge(parts: Iterable[ColumnStats], seed: int = 0) -> ColumnStats:
+    """Merge per-partition statistics of one column (order matters only for first/last)."""
+    parts = list(parts)
+    out = ColumnStats(kind=parts[0].kind, dtype=parts[0].dtype)
+    samples = []
+    for p in parts:
+        if p.kind != out.kind:  # partitions typed differently (e.g. an int file and a float one)
+            out.kind = "float" if {p.kind, out.kind} <= {"int", "float"} else "other"
+        out.nulls += p.nulls
+        if p.n:
+            total = out.n + p.n
+            delta = p.mean - out.mean
+            out.mean += delta * p.n / total
+            out.m2 += p.m2 + delta * delta * out.n * p.n / total
+            out.n = total
+            out.minimum, out.maximum = min(out.minimum, p.minimum), max(out.maximum, p.maximum)
+            if out.first_is_str is None:
+                out.first_is_str = p.first_is_str
+            if p.last_is_str is not None:
+                out.last_is_str = p.last_is_str
+        if out.counts is not None:
+            if p.counts is None:
+                out.counts = None
+            else:
+                for k, v in p.counts.items():
+                    out.counts[k] = out.counts.get(k, 0) + v
+                cap = CATEGORY_CAP if out.kind not in ("float", "int") else NUMERIC_COUNT_CAP
+                if len(out.counts) > cap:
+                    out.counts = None
+        if p.sample is not None:
+            samples.append(p.sample)
+    if samples:
+        sample = np.concatenate(samples)
+        if len(sample) > SAMPLE_CAP:
+            sample = np.random.default_rng(seed).choice(sample, SAMPLE_CAP, replace=False)
+        out.sample = sample
+    return out
+
+
+# -- types and tests ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ColumnPlan:
+    column: str
+    column_type: ColumnType
+    stattest: Stattest
+    threshold: float
+
+
+def infer_type(current: ColumnStats) -> ColumnType | str:
+    """Evidently's type of a column, from the current data; a str is the reason it is skipped."""
+    kind = current.kind
+    if kind == "float":
+        return "numerical"
+    if kind == "int":
+        distinct = current.distinct
+        if distinct is not None and distinct <= INTEGER_CARDINALITY_LIMIT:
+            return "categorical"
+        return "numerical"
+    if kind in ("bool", "category"):
+        return "categorical"
+    if kind in ("string", "object"):
+        if kind == "object" and not (current.first_is_str and current.last_is_str):
+            return f"values of dtype {current.dtype} are neither numbers nor strings"
+        if current.counts is None:
+            return f"id-like: more than {CATEGORY_CAP:,} distinct values"
+        if len(current.counts) > 0.5 * current.n:
+            return (f"text or id-like: {len(current.counts):,} distinct values in "
+                    f"{current.n:,} rows (Evidently's text rule)")
+        return "categorical"
+    return (f"dtype {current.dtype} is not used for drift (as in Evidently); cast it to float "
+            "or pass column_types")
+
+
+def plan_column(column: str, column_type: ColumnType, reference: ColumnStats,
+                current: ColumnStats, threshold: float | None = None) -> ColumnPlan:
+    n_values = _union_distinct(reference, current)
+    if reference.n <= SMALL_REFERENCE_ROWS:
+        if column_type == "numerical" and (n_values is None or n_values > 5):
+            test: Stattest = "ks"
+        else:
+            test = "chisquare" if n_values is None or n_values > 2 else "z"
+    elif column_type == "numerical":
+        test = "wasserstein" if n_values is None or n_values > 5 else "jensenshannon"
+    else:
+        test = "jensenshannon"
+    return ColumnPlan(column, column_type, test, THRESHOLDS[test] if threshold is None
+                      else float(threshold))
+
+
+def _union_distinct(reference: ColumnStats, current: ColumnStats) -> int | None:
+    if reference.counts is None or current.counts is None:
+        return None
+    return len(set(reference.counts) | set(current.counts))
+
+
+def is_drifted(stattest: str, score: float, threshold: float) -> bool:
+    if stattest == "ks":
+        return bool(score <= threshold)  # Evidently's K-S test drifts at p <= threshold
+    if stattest in P_VALUE_TESTS:
+        return bool(score < threshold)
+    return bool(score >= threshold)
+
+
+def counts_test(stattest: str, reference: Mapping[Any, int], current: Mapping[Any, int]) -> float:
+    """Score of a test that needs value counts only (Z, chi-square, Jensen-Shannon)."""
+    from scipy.spatial import distance
+    from scipy.stats import chisquare, norm
+
+    keys = sorted(set(reference) | set(current), key=_sort_key)
+    n_ref, n_cur = sum(reference.values()), sum(current.values())
+    if stattest == "z":
+        if len(reference) == 1 and len(current) == 1 and set(reference) == set(current):
+            return 1.0
+        first = keys[0]
+        p1 = float(n_ref - reference.get(first, 0)) / n_ref
+        p2 = float(n_cur - current.get(first, 0)) / n_cur
+        pooled = float(p1 * n_ref + p2 * n_cur) / (n_ref + n_cur)
+        z = (p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1.0 / n_ref + 1.0 / n_cur))
+        return float(2 * (1 - norm.cdf(np.abs(z))))
+    if stattest == "chisquare":
+        scale = n_cur / n_ref
+        expected = [reference.get(k, 0) * scale for k in keys]
+        observed = [current.get(k, 0) for k in keys]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(chisquare(observed, expected)[1])
+    if stattest == "jensenshannon":
+        ref = np.array([reference.get(k, 0) / n_ref for k in keys])
+        cur = np.array([current.get(k, 0) / n_cur for k in keys])
+        return float(distance.jensenshannon(ref, cur, None))
+    raise ValueError(f"{stattest} is not a counts test")
+
+
+def _sort_key(value: Any) -> tuple[str, Any]:
+    return (type(value).__name__, value)
+
+
+def ks_pvalue_from_counts(ref_values: np.ndarray, cur_le: np.ndarray, cur_lt: np.ndarray,
+                          n_cur: int) -> float:
+    """scipy's two-sided `ks_2samp(reference, current)` p-value, exactly, from counts.
+
+    `ref_values` are all reference values (sorted); `cur_le[i]` / `cur_lt[i]` count current
+    values <= / < the i-th distinct reference value. The largest gap of the two ECDFs is at a
+    reference value (ref above) or just below one (current above), so D is exact.
+    """
+    from scipy import stats
+    from scipy.stats._stats_py import _attempt_exact_2kssamp
+
+    _, ref_counts = np.unique(ref_values, return_counts=True)
+    n_ref = int(ref_counts.sum())
+    ref_le = np.cumsum(ref_counts)
+    ref_lt = ref_le - ref_counts
+    max_s = float((ref_le / n_ref - cur_le / n_cur).max())
+    min_s = float(np.clip(-min((ref_lt / n_ref - cur_lt / n_cur).min(), 0.0), 0, 1))
+    d = min_s if min_s > max_s else max_s
+    prob = -np.inf
+    if max(n_ref, n_cur) <= 10_000:  # scipy's 'auto': exact for small samples
+        ok, d, prob = _attempt_exact_2kssamp(n_ref, n_cur, math.gcd(n_ref, n_cur), d, "two-sided")
+        if not ok:
+            prob = -np.inf
+    if prob == -np.inf:
+        m, n = sorted([float(n_ref), float(n_cur)], reverse=True)
+        prob = stats.distributions.kstwo.sf(d, np.round(m * n / (m + n)))
+    return float(np.clip(prob, 0, 1))
+
+
+def wasserstein_from_counts(reference: Mapping[float, int], current: Mapping[float, int],
+                            ref_std: float) -> float:
+    """Evidently's normed Wasserstein distance, exactly, for columns with few distinct values."""
+    from scipy.stats import wasserstein_distance
+
+    return float(wasserstein_distance(list(reference), list(current), list(reference.values()),
+                                      list(current.values())) / max(ref_std, 0.001))
+
+
+def wasserstein_edges(samples: Iterable[np.ndarray], bins: int = WASSERSTEIN_BINS) -> np.ndarray:
+    """Bin edges at quantiles of both sides' samples: fine where the data is."""
+    values = np.unique(np.concatenate([s for s in samples if s is not None and len(s)]))
+    if len(values) > bins:
+        values = values[np.linspace(0, len(values) - 1, bins).round().astype(np.int64)]
+    return np.unique(values)
+
+
+def bin_counts(values: np.ndarray, edges: np.ndarray,
+               shift: float) -> tuple[np.ndarray, np.ndarray]:
+    """Counts and sums (of value - shift) in bins (-inf, e0), [e0, e1), ..., [eK-1, inf).
+
+    Sorting the values and cutting them at the edges is ~8x faster than looking each value up
+    among the edges (numpy's vectorised sort against a binary search per value).
+    """
+    ordered = np.sort(values[np.isfinite(values)])
+    cuts = np.concatenate(([0], np.searchsorted(ordered, edges, side="left"), [len(ordered)]))
+    running = np.concatenate(([0.0], np.cumsum(ordered - shift)))
+    return np.diff(cuts), np.diff(running[cuts])
+
+
+def counts_at(values: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How many `values` lie below and at-or-below each of the sorted `points`."""
+    ordered = np.sort(values[np.isfinite(values)])
+    return (np.searchsorted(ordered, points, side="left"),
+            np.searchsorted(ordered, points, side="right"))
+
+
+def wasserstein_from_bins(edges: np.ndarray, shift: float, low: float, high: float,
+                          reference: tuple[np.ndarray, np.ndarray],
+                          current: tuple[np.ndarray, np.ndarray], ref_std: float
+                          ) -> tuple[float, float]:
+    """Evidently's normed Wasserstein distance, and a bound on its error, from binned sums.
+
+    Over a bin [a, b) the integral of an ECDF is (below * (b - a) + sum(b - v)) / n, exact from
+    the bin's count and sum. |F_ref - F_cur| integrates exactly wherever the difference keeps its
+    sign over a bin; in a bin where it may cross zero the error is at most width * mass.
+    """
+    starts = np.concatenate(([low], edges)) - shift
+    ends = np.concatenate((edges, [high])) - shift
+    widths = np.maximum(ends - starts, 0.0)
+
+    def integrals(counts: np.ndarray, sums: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        n = int(counts.sum())
+        below = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        return (below * widths + counts * ends - sums) / n, below / n, n
+
+    ref_int, ref_below, n_ref = integrals(*reference)
+    cur_int, cur_below, n_cur = integrals(*current)
+    gap = np.abs(ref_int - cur_int)  # exact where F_ref - F_cur keeps its sign over the bin
+    distance = float(gap.sum())
+    start = ref_below - cur_below  # F_ref - F_cur at the bin's left edge
+    p_ref, p_cur = reference[0] / n_ref, current[0] / n_cur
+    crosses = (start - p_cur < 0) & (start + p_ref > 0)
+    bound = float((widths * (p_ref + p_cur))[crosses].sum())
+    norm = max(ref_std, 0.001)
+    return distance / norm, bound / norm

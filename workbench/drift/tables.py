@@ -1,0 +1,99 @@
+"""The two sides of a drift check as the user gives them: pandas, dask, or a Parquet/CSV path.
+
+A `Table` knows its columns and dtypes without loading data, yields its partitions as pandas
+frames (a path is read partition by partition, so a table larger than memory is fine), and can
+hand back a seeded sample for Evidently's HTML report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+LOCAL_PARTITION_ROWS = 250_000  # pandas inputs are reduced in chunks of this many rows
+
+
+@dataclass
+class Table:
+    label: str  # "reference" or "current", for messages
+    kind: str  # "pandas", "dask"
+    frame: Any  # a pandas or dask DataFrame (a path is opened as a lazy dask DataFrame)
+    source: str  # what the user passed, described
+
+    @property
+    def columns(self) -> list[str]:
+        return [str(c) for c in self.frame.columns]
+
+    def dtype(self, column: str) -> Any:
+        return self.frame.dtypes[column]
+
+    @property
+    def in_memory(self) -> bool:
+        return self.kind == "pandas"
+
+    def rows(self) -> int:
+        return len(self.frame)
+
+    def to_pandas(self, columns: list[str]) -> pd.DataFrame:
+        if self.kind == "pandas":
+            return self.frame[columns]
+        return self.frame[columns].compute()
+
+    def sample(self, columns: list[str], rows: int, seed: int) -> tuple[pd.DataFrame, int]:
+        """About `rows` rows drawn with `seed`, and the table's row count."""
+        total = self.rows()
+        if total <= rows:
+            return self.to_pandas(columns), total
+        fraction = rows / total
+        if self.kind == "pandas":
+            return self.frame[columns].sample(n=rows, random_state=seed), total
+        return self.frame[columns].sample(frac=fraction, random_state=seed).compute(), total
+
+
+def open_table(data: Any, label: str) -> Table:
+    """Wrap what the user passed; raise a one-line ConfigError for anything unusable."""
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        return Table(label, "pandas", data, "pandas.DataFrame")
+    if type(data).__module__.startswith("dask") and hasattr(data, "map_partitions"):
+        return Table(label, "dask", data, "dask.DataFrame")
+    if isinstance(data, (str, Path)):
+        return _open_path(Path(data), label)
+    raise ConfigError(f"{label} data of type {type(data).__name__} is not supported; pass a "
+                      "pandas or dask DataFrame, or a path to Parquet/CSV")
+
+
+def _open_path(path: Path, label: str) -> Table:
+    import dask
+    import dask.dataframe as dd
+    import pandas as pd
+
+    from workbench.data import _inspect_path, _tabular_files
+
+    source = _inspect_path(path)  # exists, tabular, one format, readable header
+    resolved = Path(source.source)
+    files = [str(f) for f in _tabular_files(resolved)]
+    if source.format == "parquet":
+        frame = dd.read_parquet(files)
+    else:
+        # one pandas read per file keeps each file's own dtypes, as pandas.read_csv would
+        meta = pd.read_csv(files[0], nrows=100)
+        frame = dd.from_delayed([dask.delayed(pd.read_csv)(f) for f in files], meta=meta.iloc[:0],
+                                verify_meta=False)
+    return Table(label, "dask", frame, str(resolved))
+
+
+def partitions(table: Table, columns: list[str]) -> list[Any]:
+    """The table's partitions: pandas frames for a pandas table, delayed ones for dask."""
+    if table.kind == "pandas":
+        frame = table.frame[columns]
+        step = LOCAL_PARTITION_ROWS
+        return [frame.iloc[i:i + step] for i in range(0, max(len(frame), 1), step)]
+    return list(table.frame[columns].to_delayed())
