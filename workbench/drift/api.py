@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 ENGINES = ("auto", "evidently", "dask")
 AUTO_EVIDENTLY_MAX_ROWS = 50_000  # reference + current rows, both pandas, for engine="auto"
+AUTO_LOCAL_FILE_BYTES = 8 << 20  # files this small are read into memory (no cluster needed)
 REPORT_SAMPLE_ROWS = 20_000  # rows per side in the HTML report of the dask engine
 COLUMN_TYPES = ("numerical", "categorical", "skip")
 NUMERIC_KINDS = {"float", "int"}
@@ -41,7 +42,11 @@ def drift(reference: Any, current: Any, *, columns: Iterable[str] | None = None,
     ref, cur = open_table(reference, "reference"), open_table(current, "current")
     names = shared_columns(ref, cur, columns)
     overrides = _check_overrides(column_types, names)
+    if engine == "auto" and _small_files(ref, cur):
+        ref, cur = ref.loaded(), cur.loaded()  # small files need no cluster
     chosen = _pick_engine(engine, ref, cur)
+    if chosen == "evidently":
+        ref, cur = ref.loaded(), cur.loaded()  # Evidently works on pandas
     client = cluster_for(ref, cur)
     from workbench.drift.dask_engine import column_stats
 
@@ -59,7 +64,7 @@ def drift(reference: Any, current: Any, *, columns: Iterable[str] | None = None,
     else:
         result.columns = _streaming(ref, cur, plans, ref_stats, cur_stats, client)
         result._render = lambda: _sampled_report(result, ref, cur, plans, seed,
-                                                 report_sample_rows)
+                                                 report_sample_rows, client)
     return result
 
 
@@ -109,6 +114,11 @@ def _pick_engine(engine: str, ref: Table, cur: Table) -> str:
         return engine
     small = ref.in_memory and cur.in_memory and ref.rows() + cur.rows() <= AUTO_EVIDENTLY_MAX_ROWS
     return "evidently" if small else "dask"
+
+
+def _small_files(*tables: Table) -> bool:
+    return all(t.in_memory or (t.file_bytes is not None and t.file_bytes <= AUTO_LOCAL_FILE_BYTES)
+               for t in tables)
 
 
 def cluster_for(ref: Table, cur: Table) -> Client | None:
@@ -247,7 +257,8 @@ def _streaming(ref: Table, cur: Table, plans: list[stats.ColumnPlan],
 
 
 def _sampled_report(result: DriftResult, ref: Table, cur: Table,
-                    plans: list[stats.ColumnPlan], seed: int, rows: int) -> str:
+                    plans: list[stats.ColumnPlan], seed: int, rows: int,
+                    client: Client | None) -> str:
     """Evidently's report on a seeded sample, labelled with the full-data verdicts."""
     import html
 
@@ -256,8 +267,9 @@ def _sampled_report(result: DriftResult, ref: Table, cur: Table,
     names = [p.column for p in plans]
     if not names:
         raise ConfigError("no column could be tested, so there is no report; see result.skipped")
-    ref_sample, ref_total = ref.sample(names, rows, seed)
-    cur_sample, cur_total = cur.sample(names, rows, seed)
+    ref_total, cur_total = result.reference_rows, result.current_rows
+    ref_sample = ref.sample(names, rows, seed, ref_total, client)
+    cur_sample = cur.sample(names, rows, seed, cur_total, client)
     snapshot = run_report(ref_sample, cur_sample, plans, result.drift_share)
     sampled = len(ref_sample) < ref_total or len(cur_sample) < cur_total
     where = (f"a seeded sample (seed {seed}) of {len(ref_sample):,} of {ref_total:,} reference "

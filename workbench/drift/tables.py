@@ -25,6 +25,7 @@ class Table:
     kind: str  # "pandas", "dask"
     frame: Any  # a pandas or dask DataFrame (a path is opened as a lazy dask DataFrame)
     source: str  # what the user passed, described
+    file_bytes: int | None = None  # on disk, for a path
 
     @property
     def columns(self) -> list[str]:
@@ -45,15 +46,21 @@ class Table:
             return self.frame[columns]
         return self.frame[columns].compute()
 
-    def sample(self, columns: list[str], rows: int, seed: int) -> tuple[pd.DataFrame, int]:
-        """About `rows` rows drawn with `seed`, and the table's row count."""
-        total = self.rows()
-        if total <= rows:
-            return self.to_pandas(columns), total
-        fraction = rows / total
+    def loaded(self) -> Table:
+        """The same table as pandas (read in full)."""
         if self.kind == "pandas":
-            return self.frame[columns].sample(n=rows, random_state=seed), total
-        return self.frame[columns].sample(frac=fraction, random_state=seed).compute(), total
+            return self
+        return Table(self.label, "pandas", self.frame.compute(), self.source, self.file_bytes)
+
+    def sample(self, columns: list[str], rows: int, seed: int, total: int,
+               client: Any = None) -> pd.DataFrame:
+        """About `rows` of the table's `total` rows, drawn with `seed` (on the cluster if any)."""
+        if total <= rows:
+            return self.to_pandas(columns)
+        if self.kind == "pandas":
+            return self.frame[columns].sample(n=rows, random_state=seed)
+        sampled = self.frame[columns].sample(frac=rows / total, random_state=seed)
+        return client.compute(sampled).result() if client is not None else sampled.compute()
 
 
 def open_table(data: Any, label: str) -> Table:
@@ -87,7 +94,8 @@ def _open_path(path: Path, label: str) -> Table:
         meta = pd.read_csv(files[0], nrows=100)
         frame = dd.from_delayed([dask.delayed(pd.read_csv)(f) for f in files], meta=meta.iloc[:0],
                                 verify_meta=False)
-    return Table(label, "dask", frame, str(resolved))
+    return Table(label, "dask", frame, str(resolved),
+                 file_bytes=sum(Path(f).stat().st_size for f in files))
 
 
 def partitions(table: Table, columns: list[str]) -> list[Any]:
