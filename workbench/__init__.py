@@ -33,12 +33,13 @@ _EXPORTS = {
     "JobFailed": "workbench.errors",
     "UnreachableError": "workbench.errors",
     "settings": "workbench.config",
-    "drift": "workbench.drift.api",
-    "DriftResult": "workbench.drift.result",
-    "ColumnDrift": "workbench.drift.result",
-    "drift_history": "workbench.drift.history",
-    "validate": "workbench.drift.validation",
-    "ValidationResult": "workbench.drift.validation",
+    "drift": "workbench.monitoring.api",
+    "DriftResult": "workbench.monitoring.result",
+    "ColumnDrift": "workbench.monitoring.result",
+    "drift_history": "workbench.monitoring.history",
+    "validate": "workbench.monitoring.validation",
+    "ValidationResult": "workbench.monitoring.validation",
+    "performance_drift": "workbench.monitoring.performance",
 }
 _SUBMODULES = {"demo"}
 
@@ -46,7 +47,7 @@ __all__ = [
     "ColumnDrift", "ConfigError", "DriftResult", "Job", "JobCancelled", "JobFailed", "RunResult",
     "Sweep", "UnreachableError",
     "ValidationResult", "WorkbenchError", "choice", "cluster", "demo", "drift", "drift_history",
-    "loguniform", "randint", "settings", "sweep",
+    "loguniform", "performance_drift", "randint", "settings", "sweep",
     "train", "trainable", "uniform", "validate",
 ]
 
@@ -54,10 +55,6 @@ if TYPE_CHECKING:
     from workbench import demo
     from workbench.config import settings
     from workbench.dask_cluster import cluster
-    from workbench.drift.api import drift
-    from workbench.drift.history import drift_history
-    from workbench.drift.result import ColumnDrift, DriftResult
-    from workbench.drift.validation import ValidationResult, validate
     from workbench.errors import (
         ConfigError,
         JobCancelled,
@@ -65,6 +62,11 @@ if TYPE_CHECKING:
         UnreachableError,
         WorkbenchError,
     )
+    from workbench.monitoring.api import drift
+    from workbench.monitoring.history import drift_history
+    from workbench.monitoring.performance import performance_drift
+    from workbench.monitoring.result import ColumnDrift, DriftResult
+    from workbench.monitoring.validation import ValidationResult, validate
     from workbench.training.job import Job, RunResult, Sweep
     from workbench.training.launch import sweep, train
     from workbench.training.space import choice, loguniform, randint, uniform

@@ -313,7 +313,7 @@ def drift_command(reference: str, current: str, columns: str | None, engine: str
     """Compare CURRENT data with REFERENCE data (Parquet/CSV files or directories)."""
     from pathlib import Path
 
-    from workbench.drift.api import drift
+    from workbench.monitoring.api import drift
 
     if model_version is not None and model is None:
         raise click.BadParameter("--version needs --model", param_hint="--version")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_cli import workbench
-from tests.drift.data import mixed_table
+from tests.monitoring.data import mixed_table
 
 
 @pytest.fixture(scope="module")

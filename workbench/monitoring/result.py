@@ -35,6 +35,7 @@ class DriftResult:
     current_rows: int
     reference_source: str = ""
     current_source: str = ""
+    performance: Any = None  # a PerformanceDrift when labels and predictions were given
     # builds Evidently's HTML report (on a seeded sample for large data); set by the engine
     _render: Callable[[], str] | None = field(default=None, repr=False, compare=False)
     _html: str | None = field(default=None, repr=False, compare=False)
@@ -64,6 +65,7 @@ class DriftResult:
             "current": self.current_source,
             "columns": {c: asdict(d) for c, d in self.columns.items()},
             "skipped": dict(self.skipped),
+            "performance": self.performance.to_dict() if self.performance else None,
         }
 
     def to_json(self) -> str:
@@ -86,8 +88,9 @@ class DriftResult:
 
     def summary(self) -> str:
         verdict = "drift detected" if self.drifted else "no dataset drift"
-        return (f"{verdict}: {len(self.drifted_columns)} of {len(self.columns)} columns drifted "
+        text = (f"{verdict}: {len(self.drifted_columns)} of {len(self.columns)} columns drifted "
                 f"(share {self.share:.2f}, threshold {self.drift_share}); engine {self.engine}")
+        return text + (f"; {self.performance.summary()}" if self.performance else "")
 
     def __repr__(self) -> str:
         return f"<DriftResult {self.summary()}>"
@@ -99,7 +102,7 @@ class DriftResult:
         With `run_id`, they go to that run. With `model` (and optionally `version`), a new run in
         the monitoring experiment records the check, for `wb.drift_history(model)`.
         """
-        from workbench.drift.history import log_result
+        from workbench.monitoring.history import log_result
 
         return log_result(self, run_id=run_id, model=model, version=version,
                           experiment=experiment)

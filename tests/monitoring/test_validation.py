@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import workbench as wb
-from tests.drift.data import mixed_table
+from tests.monitoring.data import mixed_table
 
 
 @pytest.fixture(scope="module")

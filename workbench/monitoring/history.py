@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from mlflow import MlflowClient
 
-    from workbench.drift.result import DriftResult
+    from workbench.monitoring.result import DriftResult
 
 MONITORING_EXPERIMENT = "workbench-monitoring"
 KIND_TAG, MODEL_TAG, VERSION_TAG = "workbench.kind", "workbench.model", "workbench.model_version"
@@ -87,6 +87,11 @@ def _write(client: MlflowClient, run_id: str, result: DriftResult) -> None:
                Metric("drift.n_drifted", float(len(result.drifted_columns)), now, 0),
                Metric("drift.n_columns", float(len(result.columns)), now, 0)]
     metrics += [Metric(metric_key(c), float(d.score), now, 0) for c, d in result.columns.items()]
+    if result.performance is not None:
+        perf = result.performance
+        metrics += [Metric(f"performance.{perf.metric}.reference", perf.reference, now, 0),
+                    Metric(f"performance.{perf.metric}.current", perf.current, now, 0),
+                    Metric("performance.degraded", float(perf.degraded), now, 0)]
     params = [Param("drift.engine", result.engine), Param("drift.drift_share",
                                                           str(result.drift_share)),
               Param("drift.reference", result.reference_source[:500]),
@@ -128,7 +133,8 @@ def drift_history(model: str, *, experiment: str | None = None) -> pd.DataFrame:
                    "n_drifted": int(m.get("drift.n_drifted", 0)),
                    "n_columns": int(m.get("drift.n_columns", 0)),
                    "engine": run.data.params.get("drift.engine"), "run_id": run.info.run_id}
-            row.update({k: v for k, v in m.items() if k.startswith("drift.score.")})
+            row.update({k: v for k, v in m.items()
+                        if k.startswith(("drift.score.", "performance."))})
             rows.append(row)
         token = page.token
         if not token:

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench.drift import stats
-from workbench.drift.result import ColumnDrift, DriftResult
-from workbench.drift.tables import Table, open_table
 from workbench.errors import ConfigError
+from workbench.monitoring import stats
+from workbench.monitoring.result import ColumnDrift, DriftResult
+from workbench.monitoring.tables import Table, open_table
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -26,7 +26,9 @@ NUMERIC_KINDS = {"float", "int"}
 def drift(reference: Any, current: Any, *, columns: Iterable[str] | None = None,
           engine: str = "auto", column_types: Mapping[str, str] | None = None,
           drift_share: float = 0.5, seed: int = 0,
-          report_sample_rows: int = REPORT_SAMPLE_ROWS) -> DriftResult:
+          report_sample_rows: int = REPORT_SAMPLE_ROWS, target: str | None = None,
+          prediction: str | None = None, performance_metric: str | None = None,
+          performance_tolerance: float = 0.05) -> DriftResult:
     """Compare `current` with `reference` column by column, as Evidently's DataDriftPreset does.
 
     `reference` / `current`: pandas or dask DataFrames, or Parquet/CSV files or directories.
@@ -34,11 +36,15 @@ def drift(reference: Any, current: Any, *, columns: Iterable[str] | None = None,
     statistics (any size); "auto" takes Evidently for small in-memory data.
     `column_types`: override the inferred type of a column ("numerical", "categorical", or
     "skip").
+    `target` and `prediction` (both present on both sides): also compare the model's metric on
+    reference vs current (`result.performance`, concept drift).
     """
     if engine not in ENGINES:
         raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if not 0 < drift_share <= 1:
         raise ConfigError(f"drift_share must be in (0, 1], got {drift_share}")
+    if (target is None) != (prediction is None):
+        raise ConfigError("performance drift needs both target= and prediction=")
     ref, cur = open_table(reference, "reference"), open_table(current, "current")
     names = shared_columns(ref, cur, columns)
     overrides = _check_overrides(column_types, names)
@@ -48,7 +54,7 @@ def drift(reference: Any, current: Any, *, columns: Iterable[str] | None = None,
     if chosen == "evidently":
         ref, cur = ref.loaded(), cur.loaded()  # Evidently works on pandas
     client = cluster_for(ref, cur)
-    from workbench.drift.dask_engine import column_stats
+    from workbench.monitoring.dask_engine import column_stats
 
     ref_stats, cur_stats = column_stats([ref, cur], names, seed, client)
     ref_rows, cur_rows = row_count(ref, ref_stats), row_count(cur, cur_stats)
@@ -58,13 +64,21 @@ def drift(reference: Any, current: Any, *, columns: Iterable[str] | None = None,
                          reference_source=ref.source, current_source=cur.source)
     if chosen == "evidently":
         result.columns, snapshot = _evidently(ref, cur, plans, drift_share)
-        from workbench.drift.evidently_engine import report_html
+        from workbench.monitoring.evidently_engine import report_html
 
         result._render = lambda: report_html(snapshot)
     else:
         result.columns = _streaming(ref, cur, plans, ref_stats, cur_stats, client)
         result._render = lambda: _sampled_report(result, ref, cur, plans, seed,
                                                  report_sample_rows, client)
+    if target is not None and prediction is not None:
+        from workbench.monitoring.performance import performance_drift
+
+        result.performance = performance_drift(ref.frame if ref.in_memory else reference,
+                                               cur.frame if cur.in_memory else current,
+                                               target=target, prediction=prediction,
+                                               metric=performance_metric,
+                                               tolerance=performance_tolerance)
     return result
 
 
@@ -186,7 +200,7 @@ def _described(found: stats.ColumnStats) -> str:
 # -- engines --------------------------------------------------------------------------------------
 def _evidently(ref: Table, cur: Table, plans: list[stats.ColumnPlan], drift_share: float
                ) -> tuple[dict[str, ColumnDrift], Any]:
-    from workbench.drift.evidently_engine import column_verdicts, run_report
+    from workbench.monitoring.evidently_engine import column_verdicts, run_report
 
     names = [p.column for p in plans]
     if not plans:
@@ -207,7 +221,7 @@ def _streaming(ref: Table, cur: Table, plans: list[stats.ColumnPlan],
                ref_stats: Mapping[str, stats.ColumnStats],
                cur_stats: Mapping[str, stats.ColumnStats],
                client: Client | None) -> dict[str, ColumnDrift]:
-    from workbench.drift.dask_engine import BinSpec, column_bins
+    from workbench.monitoring.dask_engine import BinSpec, column_bins
 
     scores: dict[str, tuple[float, float]] = {}
     ref_specs: dict[str, BinSpec] = {}
@@ -262,7 +276,7 @@ def _sampled_report(result: DriftResult, ref: Table, cur: Table,
     """Evidently's report on a seeded sample, labelled with the full-data verdicts."""
     import html
 
-    from workbench.drift.evidently_engine import report_html, run_report
+    from workbench.monitoring.evidently_engine import report_html, run_report
 
     names = [p.column for p in plans]
     if not names:

@@ -11,7 +11,7 @@ import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
-from tests.drift.data import mixed_table
+from tests.monitoring.data import mixed_table
 from workbench.errors import ConfigError
 
 Pair = tuple[pd.DataFrame, pd.DataFrame]

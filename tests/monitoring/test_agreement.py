@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import workbench as wb
-from tests.drift.data import mixed_table
-from tests.drift.evidently_reference import evidently_verdicts
+from tests.monitoring.data import mixed_table
+from tests.monitoring.evidently_reference import evidently_verdicts
 
 # (reference rows, current rows): <= 1000 reference rows gives p-value tests (K-S, chi-square, Z);
 # more gives distances (Wasserstein, Jensen-Shannon); 20k current rows with a small reference

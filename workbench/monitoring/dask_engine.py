@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench.drift import stats
-from workbench.drift.tables import Table, partitions
+from workbench.monitoring import stats
+from workbench.monitoring.tables import Table, partitions
 
 if TYPE_CHECKING:
     from distributed import Client

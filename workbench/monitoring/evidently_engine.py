@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from workbench.drift.stats import ColumnPlan
+    from workbench.monitoring.stats import ColumnPlan
 
 VALUE_DRIFT = "evidently:metric_v2:ValueDrift"
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from workbench.drift import stats
-from workbench.drift.tables import open_table
+from workbench.monitoring import stats
+from workbench.monitoring.tables import open_table
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,8 @@ def validate(reference: Any, current: Any, *, columns: Iterable[str] | None = No
              null_share_tolerance: float = 0.05, new_category_tolerance: float = 0.0,
              out_of_range_tolerance: float = 0.01, seed: int = 0) -> ValidationResult:
     """Check `current` against `reference`; tolerances are shares of the current rows."""
-    from workbench.drift.api import cluster_for, row_count
-    from workbench.drift.dask_engine import column_bins, column_stats
+    from workbench.monitoring.api import cluster_for, row_count
+    from workbench.monitoring.dask_engine import column_bins, column_stats
 
     ref, cur = open_table(reference, "reference"), open_table(current, "current")
     wanted = list(columns) if columns is not None else ref.columns

@@ -1,1 +1,0 @@
-"""Drift: Evidently-compatible verdicts on data of any size, validation, history."""
