@@ -26,6 +26,7 @@ lint: setup
 
 bench: setup
 	$(PY) benchmarks/bench_training.py
+	$(PY) benchmarks/bench_drift.py
 
 clean:
 	rm -rf $(VENV) .workbench

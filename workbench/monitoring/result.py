@@ -86,6 +86,13 @@ class DriftResult:
                 f'style="width:100%;height:{REPORT_HEIGHT_PX}px;border:0" '
                 f'title="Evidently data drift report"></iframe>')
 
+    def _display_(self) -> Any:
+        # marimo: the report as a virtual file in an iframe. Inline srcdoc (escaped, ~10 MB)
+        # would pass marimo's 5 MB output limit and show an "output too large" notice instead.
+        import marimo as mo
+
+        return mo.iframe(self.to_html(), height=f"{REPORT_HEIGHT_PX}px")
+
     def summary(self) -> str:
         verdict = "drift detected" if self.drifted else "no dataset drift"
         text = (f"{verdict}: {len(self.drifted_columns)} of {len(self.columns)} columns drifted "
