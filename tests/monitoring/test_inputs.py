@@ -165,3 +165,14 @@ def test_bad_engine_and_override(tables: tuple[pd.DataFrame, pd.DataFrame]) -> N
         wb.drift(*tables, column_types={"normal": "continuous"})
     with pytest.raises(ConfigError, match="cannot be numerical"):
         wb.drift(*tables, column_types={"colour": "numerical"})
+
+
+def test_nothing_testable_is_a_result_without_a_report(
+        tables: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    reference, current = tables
+    result = wb.drift(reference[["colour"]], current[["colour"]].assign(colour=None))
+    assert not result.columns and not result.drifted
+    assert result.skipped == {"colour": "all values are null in current"}
+    assert "skipped" in result._repr_html_()
+    with pytest.raises(ConfigError, match="no column could be tested"):
+        result.to_html()

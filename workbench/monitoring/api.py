@@ -166,13 +166,13 @@ def plan_columns(names: list[str], ref_stats: Mapping[str, stats.ColumnStats],
         if override == "numerical" and cur.kind not in NUMERIC_KINDS:
             raise ConfigError(f"column {column!r} holds {cur.dtype} values, which cannot be "
                               "numerical; cast it or mark it categorical")
-        kind = override or stats.infer_type(cur)
-        if kind not in ("numerical", "categorical"):
-            skipped[column] = str(kind)
-            continue
         empty = [label for label, s in (("reference", ref), ("current", cur)) if s.n == 0]
         if empty:
             skipped[column] = f"all values are null in {' and '.join(empty)}"
+            continue
+        kind = override or stats.infer_type(cur)
+        if kind not in ("numerical", "categorical"):
+            skipped[column] = str(kind)
             continue
         plan = stats.plan_column(column, kind, ref, cur)  # type: ignore[arg-type]
         needs_counts = plan.stattest in ("z", "chisquare", "jensenshannon")

@@ -74,12 +74,20 @@ class DriftResult:
     def to_html(self) -> str:
         """Evidently's own standalone HTML report (works offline; ~5 MB for 20 columns)."""
         if self._html is None:
+            if not self.columns:
+                from workbench.errors import ConfigError
+
+                raise ConfigError("no column could be tested, so there is no report; see "
+                                  f"result.skipped: {self.skipped}")
             if self._render is None:
                 raise RuntimeError("this result has no data to build a report from")
             self._html = self._render()
         return self._html
 
     def _repr_html_(self) -> str:
+        if not self.columns:  # nothing was tested, so Evidently has nothing to show
+            skipped = html.escape(str(self.skipped))
+            return f"<p>{html.escape(self.summary())}; skipped: {skipped}</p>"
         # The report inside an iframe's srcdoc: its scripts run in Jupyter and marimo alike
         # (neither runs <script> tags placed straight into a cell's output).
         return (f'<iframe srcdoc="{html.escape(self.to_html(), quote=True)}" '
@@ -91,6 +99,8 @@ class DriftResult:
         # would pass marimo's 5 MB output limit and show an "output too large" notice instead.
         import marimo as mo
 
+        if not self.columns:
+            return mo.Html(self._repr_html_())
         return mo.iframe(self.to_html(), height=f"{REPORT_HEIGHT_PX}px")
 
     def summary(self) -> str:
