@@ -154,7 +154,9 @@ def merge(parts: Iterable[ColumnStats], seed: int = 0) -> ColumnStats:
     samples = []
     for p in parts:
         if p.kind != out.kind:  # partitions typed differently (e.g. an int file and a float one)
-            out.kind = "float" if {p.kind, out.kind} <= {"int", "float"} else "other"
+            kinds = {p.kind, out.kind}
+            out.kind = ("float" if kinds <= {"int", "float"} else
+                        "string" if kinds <= {"string", "object", "category"} else "other")
         out.nulls += p.nulls
         if p.n:
             total = out.n + p.n
