@@ -30,8 +30,12 @@ def column_stats(tables: Sequence[Table], columns: list[str], seed: int,
     def combine(results: Sequence[dict[str, stats.ColumnStats]]) -> dict[str, stats.ColumnStats]:
         return _merge_stats(results, columns, seed)
 
-    work = [[(stats.partition_stats, (part, columns, seed, i))
-             for i, part in enumerate(partitions(table, columns))] for table in tables]
+    work = []
+    for table in tables:
+        parts = partitions(table, columns)
+        keep = stats.sample_size(len(parts))
+        work.append([(stats.partition_stats, (part, columns, seed, i, keep))
+                     for i, part in enumerate(parts)])
     return _run(tables, work, combine, client)
 
 

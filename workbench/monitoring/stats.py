@@ -91,14 +91,19 @@ def dtype_kind(dtype: Any) -> str:
     return "other"  # uint*, nullable Int64/Float64/boolean, datetimes: Evidently ignores them
 
 
-def partition_stats(frame: Any, columns: Iterable[str], seed: int,
-                    index: int) -> dict[str, ColumnStats]:
+def sample_size(partitions: int) -> int:
+    """Values to keep per partition so a table gives Wasserstein edges ~2 samples per bin."""
+    return max(SAMPLE_PER_PARTITION, -(-2 * WASSERSTEIN_BINS // max(partitions, 1)))
+
+
+def partition_stats(frame: Any, columns: Iterable[str], seed: int, index: int,
+                    sample: int = SAMPLE_PER_PARTITION) -> dict[str, ColumnStats]:
     """Reduce one partition (a pandas DataFrame) to per-column statistics."""
     rng = np.random.default_rng([seed, index])
-    return {c: _column_stats(frame[c], rng) for c in columns}
+    return {c: _column_stats(frame[c], rng, sample) for c in columns}
 
 
-def _column_stats(series: Any, rng: np.random.Generator) -> ColumnStats:
+def _column_stats(series: Any, rng: np.random.Generator, sample: int) -> ColumnStats:
     kind = dtype_kind(series.dtype)
     stats = ColumnStats(kind=kind, dtype=str(series.dtype))
     if kind in ("float", "int"):
@@ -111,10 +116,10 @@ def _column_stats(series: Any, rng: np.random.Generator) -> ColumnStats:
             stats.mean = float(finite.mean())
             stats.m2 = float(((finite - stats.mean) ** 2).sum())
             stats.counts = _numeric_counts(finite)
-            if stats.n <= SAMPLE_PER_PARTITION:
+            if stats.n <= sample:
                 stats.sample = finite
             else:
-                stats.sample = rng.choice(finite, SAMPLE_PER_PARTITION, replace=False)
+                stats.sample = rng.choice(finite, sample, replace=False)
         return stats
     if kind in ("bool", "category", "string", "object"):
         clean = series.dropna()
