@@ -114,7 +114,7 @@ def test_all_null_column_is_skipped_with_the_reason(
         tables: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     reference, current = tables
     result = wb.drift(reference, current.assign(normal=np.nan), engine="dask")
-    assert result.skipped["normal"] == "all values are null in current"
+    assert result.skipped["normal"] == "all values are null or infinite in current"
     assert "normal" not in result.columns and len(result.columns) == len(current.columns) - 1
     evidently = wb.drift(reference, current.assign(normal=np.nan), engine="evidently")
     assert evidently.skipped == result.skipped
@@ -172,7 +172,7 @@ def test_nothing_testable_is_a_result_without_a_report(
     reference, current = tables
     result = wb.drift(reference[["colour"]], current[["colour"]].assign(colour=None))
     assert not result.columns and not result.drifted
-    assert result.skipped == {"colour": "all values are null in current"}
+    assert result.skipped == {"colour": "all values are null or infinite in current"}
     assert "skipped" in result._repr_html_()
     with pytest.raises(ConfigError, match="no column could be tested"):
         result.to_html()

@@ -20,7 +20,6 @@ AUTO_EVIDENTLY_MAX_ROWS = 50_000  # reference + current rows, both pandas, for e
 AUTO_LOCAL_FILE_BYTES = 8 << 20  # files this small are read into memory (no cluster needed)
 REPORT_SAMPLE_ROWS = 20_000  # rows per side in the HTML report of the dask engine
 COLUMN_TYPES = ("numerical", "categorical", "skip")
-NUMERIC_KINDS = {"float", "int"}
 
 
 def drift(reference: Any, current: Any, *, columns: Iterable[str] | None = None,
@@ -58,7 +57,7 @@ def drift(reference: Any, current: Any, *, columns: Iterable[str] | None = None,
 
     ref_stats, cur_stats = column_stats([ref, cur], names, seed, client)
     ref_rows, cur_rows = row_count(ref, ref_stats), row_count(cur, cur_stats)
-    plans, skipped = plan_columns(names, ref_stats, cur_stats, overrides)
+    plans, skipped = plan_columns(names, ref_stats, cur_stats, overrides, chosen)
     result = DriftResult(columns={}, skipped=skipped, drift_share=drift_share, engine=chosen,
                          reference_rows=ref_rows, current_rows=cur_rows,
                          reference_source=ref.source, current_source=cur.source)
@@ -83,8 +82,14 @@ def drift(reference: Any, current: Any, *, columns: Iterable[str] | None = None,
 
 
 def shared_columns(ref: Table, cur: Table, columns: Iterable[str] | None) -> list[str]:
+    for table in (ref, cur):
+        odd = [repr(c) for c in table.frame.columns if not isinstance(c, str)]
+        if odd:
+            raise ConfigError(f"{table.label} has column names that are not strings "
+                              f"({', '.join(odd[:5])}); name them, e.g. "
+                              "frame.columns = frame.columns.astype(str)")
     if columns is not None:
-        names = [str(c) for c in ([columns] if isinstance(columns, str) else columns)]
+        names = list(dict.fromkeys([columns] if isinstance(columns, str) else columns))
         for table in (ref, cur):
             missing = [c for c in names if c not in table.columns]
             if missing:
@@ -152,8 +157,8 @@ def row_count(table: Table, found: dict[str, stats.ColumnStats]) -> int:
 
 
 def plan_columns(names: list[str], ref_stats: Mapping[str, stats.ColumnStats],
-                 cur_stats: Mapping[str, stats.ColumnStats], overrides: Mapping[str, str]
-                 ) -> tuple[list[stats.ColumnPlan], dict[str, str]]:
+                 cur_stats: Mapping[str, stats.ColumnStats], overrides: Mapping[str, str],
+                 engine: str = "dask") -> tuple[list[stats.ColumnPlan], dict[str, str]]:
     """The test of each column, or why it is skipped; raises on a type mismatch."""
     plans, skipped = [], {}
     for column in names:
@@ -163,12 +168,12 @@ def plan_columns(names: list[str], ref_stats: Mapping[str, stats.ColumnStats],
         if override == "skip":
             skipped[column] = "skipped by column_types"
             continue
-        if override == "numerical" and cur.kind not in NUMERIC_KINDS:
+        if override == "numerical" and cur.family != "number":
             raise ConfigError(f"column {column!r} holds {cur.dtype} values, which cannot be "
                               "numerical; cast it or mark it categorical")
         empty = [label for label, s in (("reference", ref), ("current", cur)) if s.n == 0]
         if empty:
-            skipped[column] = f"all values are null in {' and '.join(empty)}"
+            skipped[column] = f"all values are null or infinite in {' and '.join(empty)}"
             continue
         kind = override or stats.infer_type(cur)
         if kind not in ("numerical", "categorical"):
@@ -176,24 +181,31 @@ def plan_columns(names: list[str], ref_stats: Mapping[str, stats.ColumnStats],
             continue
         plan = stats.plan_column(column, kind, ref, cur)  # type: ignore[arg-type]
         needs_counts = plan.stattest in ("z", "chisquare", "jensenshannon")
-        if needs_counts and (ref.counts is None or cur.counts is None):
-            skipped[column] = (f"too many distinct values for a {kind} test (over "
-                               f"{stats.NUMERIC_COUNT_CAP:,}); mark it numerical or skip it")
+        # The streaming engine counts values exactly up to a cap; past it only a Jensen-Shannon
+        # reference can still be counted (at the current's values, in the second pass).
+        if engine == "dask" and needs_counts and (cur.counts is None or (ref.counts is None
+                                                  and plan.stattest != "jensenshannon")):
+            cap = stats.NUMERIC_COUNT_CAP if cur.family == "number" else stats.CATEGORY_CAP
+            skipped[column] = (f"too many distinct values to count for a {kind} test (over "
+                               f"{cap:,}); mark it numerical, skip it, or use engine='evidently'")
             continue
         plans.append(plan)
     return plans, skipped
 
 
 def _check_same_type(column: str, ref: stats.ColumnStats, cur: stats.ColumnStats) -> None:
-    sides = [(ref.kind in NUMERIC_KINDS, ref.kind), (cur.kind in NUMERIC_KINDS, cur.kind)]
-    if "other" in (ref.kind, cur.kind) or sides[0][0] == sides[1][0]:
+    """Numbers on one side and strings on the other cannot be compared; anything else can
+    (Evidently types a column from the current data alone: bool vs int, category vs int)."""
+    strings = ("string", "object")
+    if not ({ref.family, cur.family} == {"number", "text"}
+            and (ref.kind in strings or cur.kind in strings)):
         return
     raise ConfigError(f"column {column!r} is {_described(ref)} in reference but "
                       f"{_described(cur)} in current; cast one side so both hold the same type")
 
 
 def _described(found: stats.ColumnStats) -> str:
-    what = "numeric" if found.kind in NUMERIC_KINDS else "text/categorical"
+    what = "numeric" if found.family == "number" else "text/categorical"
     return f"{what} ({found.dtype})"
 
 
@@ -206,7 +218,7 @@ def _evidently(ref: Table, cur: Table, plans: list[stats.ColumnPlan], drift_shar
     if not plans:
         return {}, None
     snapshot = run_report(ref.to_pandas(names), cur.to_pandas(names), plans, drift_share)
-    verdicts = column_verdicts(snapshot)
+    verdicts = column_verdicts(snapshot, names)
     by_method = {v: k for k, v in stats.METHODS.items()}
     out = {}
     for plan in plans:
@@ -228,7 +240,10 @@ def _streaming(ref: Table, cur: Table, plans: list[stats.ColumnPlan],
     cur_specs: dict[str, BinSpec] = {}
     for plan in plans:
         r, c = ref_stats[plan.column], cur_stats[plan.column]
-        if plan.stattest in ("z", "chisquare", "jensenshannon"):
+        if plan.stattest == "jensenshannon" and r.counts is None:
+            assert c.counts is not None
+            ref_specs[plan.column] = ("points", np.array(sorted(c.counts), dtype=float), 0.0)
+        elif plan.stattest in ("z", "chisquare", "jensenshannon"):
             assert r.counts is not None and c.counts is not None
             scores[plan.column] = (stats.counts_test(plan.stattest, r.counts, c.counts), 0.0)
         elif plan.stattest == "ks":
@@ -240,7 +255,7 @@ def _streaming(ref: Table, cur: Table, plans: list[stats.ColumnPlan],
                     r.sample, np.searchsorted(ordered, distinct, side="right"),
                     np.searchsorted(ordered, distinct, side="left"), c.n), 0.0)
             else:
-                cur_specs[plan.column] = ("ks", distinct, 0.0)
+                cur_specs[plan.column] = ("points", distinct, 0.0)
         elif r.counts is not None and c.counts is not None:  # few distinct values: exact
             scores[plan.column] = (stats.wasserstein_from_counts(r.counts, c.counts, r.std), 0.0)
         else:
@@ -248,9 +263,16 @@ def _streaming(ref: Table, cur: Table, plans: list[stats.ColumnPlan],
             spec: BinSpec = ("bins", edges, r.mean)
             ref_specs[plan.column] = cur_specs[plan.column] = spec
     ref_bins, cur_bins = column_bins([(ref, ref_specs), (cur, cur_specs)], client)
+    for column, (_, keys, _) in ref_specs.items():
+        if column in cur_specs:
+            continue  # Wasserstein, below
+        below, at_or_below = ref_bins[column]
+        at_keys = dict(zip(keys.tolist(), (at_or_below - below).tolist(), strict=True))
+        scores[column] = (stats.jensenshannon_at_keys(
+            at_keys, ref_stats[column].n, cur_stats[column].counts or {}), 0.0)
     for column, (mode, edges, shift) in cur_specs.items():
         r, c = ref_stats[column], cur_stats[column]
-        if mode == "ks":
+        if mode == "points":
             assert r.sample is not None
             below, at_or_below = cur_bins[column]
             scores[column] = (stats.ks_pvalue_from_counts(r.sample, at_or_below, below, c.n), 0.0)
@@ -284,7 +306,13 @@ def _sampled_report(result: DriftResult, ref: Table, cur: Table,
     ref_total, cur_total = result.reference_rows, result.current_rows
     ref_sample = ref.sample(names, rows, seed, ref_total, client)
     cur_sample = cur.sample(names, rows, seed, cur_total, client)
-    snapshot = run_report(ref_sample, cur_sample, plans, result.drift_share)
+    # A sparse column can have no value in a sample; Evidently refuses empty columns.
+    shown = [p for p in plans if _has_values(ref_sample[p.column])
+             and _has_values(cur_sample[p.column])]
+    if not shown:
+        raise ConfigError("the report sample holds no values of the tested columns; raise "
+                          "report_sample_rows")
+    snapshot = run_report(ref_sample, cur_sample, shown, result.drift_share)
     sampled = len(ref_sample) < ref_total or len(cur_sample) < cur_total
     where = (f"a seeded sample (seed {seed}) of {len(ref_sample):,} of {ref_total:,} reference "
              f"rows and {len(cur_sample):,} of {cur_total:,} current rows; its figures can "
@@ -293,6 +321,17 @@ def _sampled_report(result: DriftResult, ref: Table, cur: Table,
         '<div style="font-family:sans-serif;padding:8px 12px;margin:0;background:#fff4e5;'
         'border-bottom:1px solid #f0c36d">'
         f"<b>Workbench drift check:</b> {html.escape(result.summary())}, computed on all rows. "
-        f"Evidently report below built on {html.escape(where)}.</div>")
+        f"Evidently report below built on {html.escape(where)}."
+        + (f" Not in the report (no values in the sample): "
+           f"{html.escape(', '.join(p.column for p in plans if p not in shown))}."
+           if len(shown) < len(plans) else "") + "</div>")
     return report_html(snapshot, banner)
 
+
+
+def _has_values(values: Any) -> bool:
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
+        return bool(np.isfinite(values.to_numpy(dtype=np.float64, na_value=np.nan)).any())
+    return bool(values.notna().any())

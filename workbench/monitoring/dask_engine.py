@@ -44,7 +44,7 @@ def _merge_stats(results: Sequence[dict[str, stats.ColumnStats]], columns: list[
     return {c: stats.merge([r[c] for r in results], seed) for c in columns}
 
 
-BinSpec = tuple[str, np.ndarray, float]  # ("ks" | "bins", edges, shift)
+BinSpec = tuple[str, np.ndarray, float]  # ("points" | "bins", edges, shift)
 Bins = dict[str, tuple[np.ndarray, ...]]
 
 
@@ -52,7 +52,7 @@ def partition_bins(frame: Any, specs: dict[str, BinSpec]) -> dict[str, tuple[np.
     out: dict[str, tuple[np.ndarray, ...]] = {}
     for column, (mode, edges, shift) in specs.items():
         values = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
-        if mode == "ks":  # current values < and <= each reference value
+        if mode == "points":  # values < and <= each point
             out[column] = stats.counts_at(values, edges)
         else:
             out[column] = stats.bin_counts(values, edges, shift)

@@ -6,6 +6,7 @@ model's name and version; `drift_history(model)` reads them back in time order.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from typing import TYPE_CHECKING, Any
@@ -22,9 +23,19 @@ MONITORING_EXPERIMENT = "workbench-monitoring"
 KIND_TAG, MODEL_TAG, VERSION_TAG = "workbench.kind", "workbench.model", "workbench.model_version"
 
 
-def metric_key(column: str) -> str:
-    """An MLflow-safe metric name for a column's drift score."""
-    return "drift.score." + re.sub(r"[^A-Za-z0-9_\-. /]", "_", column)
+def metric_keys(columns: list[str]) -> dict[str, str]:
+    """MLflow-safe, distinct metric names for the columns' drift scores."""
+    keys: dict[str, str] = {}
+    used: set[str] = set()
+    for column in columns:
+        # letters (any script), digits, _ - . space and : survive; no "/" so no path tricks
+        clean = re.sub(r"[^\w\-. :]", "_", column).strip(" .")[:200] or "_"
+        key = f"drift.score.{clean}"
+        if key in used:  # two names that clean to the same key: tell them apart
+            key = f"{key}_{hashlib.sha1(column.encode()).hexdigest()[:8]}"
+        used.add(key)
+        keys[column] = key
+    return keys
 
 
 def log_result(result: DriftResult, *, run_id: str | None, model: str | None,
@@ -70,7 +81,7 @@ def _model_version(client: MlflowClient, model: str, version: str | int | None) 
     except Exception:
         pass
     try:
-        versions = client.search_model_versions(f"name = '{model}'")
+        versions = client.search_model_versions(f"name = {_quoted(model)}")
     except Exception:
         return None
     return str(max(int(v.version) for v in versions)) if versions else None
@@ -86,7 +97,8 @@ def _write(client: MlflowClient, run_id: str, result: DriftResult) -> None:
                Metric("drift.drifted", float(result.drifted), now, 0),
                Metric("drift.n_drifted", float(len(result.drifted_columns)), now, 0),
                Metric("drift.n_columns", float(len(result.columns)), now, 0)]
-    metrics += [Metric(metric_key(c), float(d.score), now, 0) for c, d in result.columns.items()]
+    keys = metric_keys(list(result.columns))
+    metrics += [Metric(keys[c], float(d.score), now, 0) for c, d in result.columns.items()]
     if result.performance is not None:
         perf = result.performance
         metrics += [Metric(f"performance.{perf.metric}.reference", perf.reference, now, 0),
@@ -121,8 +133,9 @@ def drift_history(model: str, *, experiment: str | None = None) -> pd.DataFrame:
     token = None
     while True:
         page = client.search_runs([found.experiment_id],
-                                  filter_string=f"tags.`{MODEL_TAG}` = '{_quoted(model)}' and "
-                                                f"tags.`{KIND_TAG}` = 'drift'",
+                                  filter_string=f"tags.`{MODEL_TAG}` = {_quoted(model)} and "
+                                                f"tags.`{KIND_TAG}` = 'drift' and "
+                                                "attributes.status = 'FINISHED'",
                                   order_by=["attributes.start_time ASC"], max_results=1000,
                                   page_token=token)
         for run in page:
@@ -144,5 +157,8 @@ def drift_history(model: str, *, experiment: str | None = None) -> pd.DataFrame:
 
 
 def _quoted(value: str) -> str:
-    return value.replace("'", "\\'")
+    """A string literal for an MLflow filter (which has no escapes: pick the other quote)."""
+    if '"' in value and "'" in value:
+        raise ConfigError(f"model name {value!r} has both quote characters; rename the model")
+    return f'"{value}"' if "'" in value else f"'{value}'"
 

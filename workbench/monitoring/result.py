@@ -90,8 +90,9 @@ class DriftResult:
             return f"<p>{html.escape(self.summary())}; skipped: {skipped}</p>"
         # The report inside an iframe's srcdoc: its scripts run in Jupyter and marimo alike
         # (neither runs <script> tags placed straight into a cell's output).
+        # sandbox: the report's scripts run, in an origin of their own, away from the notebook
         return (f'<iframe srcdoc="{html.escape(self.to_html(), quote=True)}" '
-                f'style="width:100%;height:{REPORT_HEIGHT_PX}px;border:0" '
+                f'sandbox="allow-scripts" style="width:100%;height:{REPORT_HEIGHT_PX}px;border:0" '
                 f'title="Evidently data drift report"></iframe>')
 
     def _display_(self) -> Any:

@@ -51,8 +51,9 @@ WASSERSTEIN_BINS = 16_384
 class ColumnStats:
     """What one partition (or a merge of several) says about one column."""
 
-    kind: str  # "float", "int", "bool", "category", "string", "object", "other"
+    kind: str  # Evidently's view of the dtype: float, int, bool, category, string, object, other
     dtype: str
+    family: str = "none"  # what the values are: number, bool, text, none (dates, mixed, ...)
     n: int = 0  # values left after cleaning (not null, finite)
     nulls: int = 0  # null or infinite values
     minimum: float = math.inf
@@ -91,6 +92,21 @@ def dtype_kind(dtype: Any) -> str:
     return "other"  # uint*, nullable Int64/Float64/boolean, datetimes: Evidently ignores them
 
 
+def value_family(dtype: Any) -> str:
+    """What a dtype's values are, whatever Evidently calls it: nullable and unsigned ints are
+    numbers too, so a reference in Int64 still compares with a current in int64."""
+    from pandas.api import types
+
+    if types.is_bool_dtype(dtype):
+        return "bool"
+    if types.is_numeric_dtype(dtype):
+        return "number"
+    if isinstance(dtype, types.CategoricalDtype) or types.is_string_dtype(dtype) or \
+            types.is_object_dtype(dtype):
+        return "text"
+    return "none"
+
+
 def sample_size(partitions: int) -> int:
     """Values to keep per partition so a table gives Wasserstein edges ~2 samples per bin."""
     return max(SAMPLE_PER_PARTITION, -(-2 * WASSERSTEIN_BINS // max(partitions, 1)))
@@ -105,8 +121,8 @@ def partition_stats(frame: Any, columns: Iterable[str], seed: int, index: int,
 
 def _column_stats(series: Any, rng: np.random.Generator, sample: int) -> ColumnStats:
     kind = dtype_kind(series.dtype)
-    stats = ColumnStats(kind=kind, dtype=str(series.dtype))
-    if kind in ("float", "int"):
+    stats = ColumnStats(kind=kind, dtype=str(series.dtype), family=value_family(series.dtype))
+    if stats.family == "number":
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
         finite = values[np.isfinite(values)]
         stats.nulls = len(values) - len(finite)
@@ -121,7 +137,7 @@ def _column_stats(series: Any, rng: np.random.Generator, sample: int) -> ColumnS
             else:
                 stats.sample = rng.choice(finite, sample, replace=False)
         return stats
-    if kind in ("bool", "category", "string", "object"):
+    if stats.family in ("bool", "text"):
         clean = series.dropna()
         stats.nulls = len(series) - len(clean)
         stats.n = len(clean)
@@ -157,11 +173,16 @@ def merge(parts: Iterable[ColumnStats], seed: int = 0) -> ColumnStats:
     parts = list(parts)
     out = ColumnStats(kind=parts[0].kind, dtype=parts[0].dtype)
     samples = []
-    for p in parts:
+    typed = [p for p in parts if p.n] or parts[:1]  # an all-null file (read as float) has no say
+    out.kind, out.dtype, out.family = typed[0].kind, typed[0].dtype, typed[0].family
+    for p in typed[1:]:
         if p.kind != out.kind:  # partitions typed differently (e.g. an int file and a float one)
             kinds = {p.kind, out.kind}
             out.kind = ("float" if kinds <= {"int", "float"} else
                         "string" if kinds <= {"string", "object", "category"} else "other")
+        if p.family != out.family:
+            out.family = "none"
+    for p in parts:
         out.nulls += p.nulls
         if p.n:
             total = out.n + p.n
@@ -180,7 +201,7 @@ def merge(parts: Iterable[ColumnStats], seed: int = 0) -> ColumnStats:
             else:
                 for k, v in p.counts.items():
                     out.counts[k] = out.counts.get(k, 0) + v
-                cap = CATEGORY_CAP if out.kind not in ("float", "int") else NUMERIC_COUNT_CAP
+                cap = NUMERIC_COUNT_CAP if out.family == "number" else CATEGORY_CAP
                 if len(out.counts) > cap:
                     out.counts = None
         if p.sample is not None:
@@ -223,8 +244,10 @@ def infer_type(current: ColumnStats) -> ColumnType | str:
             return (f"text or id-like: {len(current.counts):,} distinct values in "
                     f"{current.n:,} rows (Evidently's text rule)")
         return "categorical"
-    return (f"dtype {current.dtype} is not used for drift (as in Evidently); cast it to float "
-            "or pass column_types")
+    if current.family in ("number", "bool"):
+        return (f"Evidently does not type dtype {current.dtype}; pass column_types to test it "
+                "as numerical or categorical")
+    return f"dtype {current.dtype} is not used for drift (as in Evidently)"
 
 
 def plan_column(column: str, column_type: ColumnType, reference: ColumnStats,
@@ -288,6 +311,24 @@ def counts_test(stattest: str, reference: Mapping[Any, int], current: Mapping[An
 
 def _sort_key(value: Any) -> tuple[str, Any]:
     return (type(value).__name__, value)
+
+
+def jensenshannon_at_keys(reference_at_keys: Mapping[Any, int], reference_total: int,
+                          current: Mapping[Any, int]) -> float:
+    """Jensen-Shannon distance when the reference has too many distinct values to count.
+
+    Reference values the current never shows each add p * ln 2 / 2 to the divergence whatever
+    their split, so one bucket holding their total mass gives the same distance.
+    """
+    from scipy.spatial import distance
+
+    keys = sorted(current, key=_sort_key)
+    n_cur = sum(current.values())
+    ref = [reference_at_keys.get(k, 0) / reference_total for k in keys]
+    rest = max(reference_total - sum(reference_at_keys.get(k, 0) for k in keys), 0)
+    return float(distance.jensenshannon(np.array([*ref, rest / reference_total]),
+                                        np.array([*(current[k] / n_cur for k in keys), 0.0]),
+                                        None))
 
 
 def ks_pvalue_from_counts(ref_values: np.ndarray, cur_le: np.ndarray, cur_lt: np.ndarray,

@@ -82,12 +82,19 @@ def _open_path(path: Path, label: str) -> Table:
     import dask.dataframe as dd
     import pandas as pd
 
-    from workbench.data import _inspect_path, _tabular_files
+    from workbench.data import TABULAR_SUFFIXES, _columns, _tabular_files
 
-    source = _inspect_path(path)  # exists, tabular, one format, readable header
-    resolved = Path(source.source)
-    files = [str(f) for f in _tabular_files(resolved)]
-    if source.format == "parquet":
+    resolved = path.expanduser().resolve()
+    if not resolved.exists():
+        raise ConfigError(f"{label} data path {resolved} does not exist; check the path")
+    found = _tabular_files(resolved)  # no hashing: a drift check reads the data once or twice
+    formats = {TABULAR_SUFFIXES[f.suffix.lower()] for f in found}
+    if len(formats) > 1:
+        raise ConfigError(f"{resolved} mixes Parquet and CSV files; keep one format per directory")
+    fmt = formats.pop()
+    _columns(found[0], fmt)  # readable, or a one-line error
+    files = [str(f) for f in found]
+    if fmt == "parquet":
         frame = dd.read_parquet(files)
     else:
         # one pandas read per file keeps each file's own dtypes, as pandas.read_csv would

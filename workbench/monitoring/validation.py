@@ -67,7 +67,9 @@ def validate(reference: Any, current: Any, *, columns: Iterable[str] | None = No
     from workbench.monitoring.dask_engine import column_bins, column_stats
 
     ref, cur = open_table(reference, "reference"), open_table(current, "current")
-    wanted = list(columns) if columns is not None else ref.columns
+    if isinstance(columns, str):
+        columns = [columns]
+    wanted = list(dict.fromkeys(columns)) if columns is not None else ref.columns
     result = ValidationResult()
     missing = [c for c in wanted if c not in cur.columns]
     extra = [c for c in cur.columns if c not in ref.columns]
@@ -91,8 +93,7 @@ def validate(reference: Any, current: Any, *, columns: Iterable[str] | None = No
     ranged = {}
     for column in shared:
         r, c = ref_stats[column], cur_stats[column]
-        numeric = r.kind in ("float", "int"), c.kind in ("float", "int")
-        same = numeric[0] == numeric[1]
+        same = r.family == c.family  # Int64 vs int64 is the same; numbers vs strings is not
         result.checks.append(Check("type", column, same,
                                    f"{r.dtype} in reference, {c.dtype} in current"))
         if not same:
@@ -105,7 +106,8 @@ def validate(reference: Any, current: Any, *, columns: Iterable[str] | None = No
                                    cur_null, limit))
         if c.n == 0 or r.n == 0:
             continue
-        if numeric[0] and stats.infer_type(c) == "numerical":
+        few_values = c.distinct is not None and c.distinct <= stats.INTEGER_CARDINALITY_LIMIT
+        if c.family == "number" and (c.kind == "float" or not few_values):
             ranged[column] = ("bins", np.array([r.minimum, np.nextafter(r.maximum, np.inf)]), 0.0)
         elif r.counts is not None and c.counts is not None:
             new = {k: v for k, v in c.counts.items() if k not in r.counts}
