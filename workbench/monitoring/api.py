@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 ENGINES = ("auto", "evidently", "dask")
 AUTO_EVIDENTLY_MAX_ROWS = 50_000  # reference + current rows, both pandas, for engine="auto"
 AUTO_LOCAL_FILE_BYTES = 8 << 20  # files this small are read into memory (no cluster needed)
+KEEP_IN_MEMORY_FILE_BYTES = 512 << 20  # files up to this are read once for both passes
 REPORT_SAMPLE_ROWS = 20_000  # rows per side in the HTML report of the dask engine
 COLUMN_TYPES = ("numerical", "categorical", "skip")
 
@@ -55,19 +57,22 @@ def drift(reference: Any, current: Any, *, columns: Iterable[str] | None = None,
     client = cluster_for(ref, cur)
     from workbench.monitoring.dask_engine import column_stats
 
-    ref_stats, cur_stats = column_stats([ref, cur], names, seed, client)
-    ref_rows, cur_rows = row_count(ref, ref_stats), row_count(cur, cur_stats)
-    plans, skipped = plan_columns(names, ref_stats, cur_stats, overrides, chosen)
-    result = DriftResult(columns={}, skipped=skipped, drift_share=drift_share, engine=chosen,
-                         reference_rows=ref_rows, current_rows=cur_rows,
-                         reference_source=ref.source, current_source=cur.source)
+    with _read_once(client, [ref, cur], names):
+        ref_stats, cur_stats = column_stats([ref, cur], names, seed, client)
+        ref_rows, cur_rows = row_count(ref, ref_stats), row_count(cur, cur_stats)
+        plans, skipped = plan_columns(names, ref_stats, cur_stats, overrides, chosen)
+        result = DriftResult(columns={}, skipped=skipped, drift_share=drift_share,
+                             engine=chosen, reference_rows=ref_rows, current_rows=cur_rows,
+                             reference_source=ref.source, current_source=cur.source)
+        if chosen == "evidently":
+            result.columns, snapshot = _evidently(ref, cur, plans, drift_share)
+        else:
+            result.columns = _streaming(ref, cur, plans, ref_stats, cur_stats, client)
     if chosen == "evidently":
-        result.columns, snapshot = _evidently(ref, cur, plans, drift_share)
         from workbench.monitoring.evidently_engine import report_html
 
         result._render = lambda: report_html(snapshot)
     else:
-        result.columns = _streaming(ref, cur, plans, ref_stats, cur_stats, client)
         result._render = lambda: _sampled_report(result, ref, cur, plans, seed,
                                                  report_sample_rows, client)
     if target is not None and prediction is not None:
@@ -146,6 +151,24 @@ def cluster_for(ref: Table, cur: Table) -> Client | None:
     from workbench.dask_cluster import cluster
 
     return cluster()
+
+
+@contextmanager
+def _read_once(client: Client | None, tables: list[Table], columns: list[str]) -> Iterator[None]:
+    """Keep small Parquet/CSV tables in the workers' memory while a step reads them (pass 1
+    then pass 2 read each partition once, not twice); large ones stream from disk each time."""
+    kept = [t for t in tables if client is not None and t.file_bytes is not None
+            and t.file_bytes <= KEEP_IN_MEMORY_FILE_BYTES and not t.persisted]
+    lazy = [t.frame for t in kept]
+    for table in kept:
+        assert client is not None
+        table.frame = client.persist(table.frame[[c for c in table.columns if c in columns]])
+        table.persisted = True
+    try:
+        yield
+    finally:
+        for table, frame in zip(kept, lazy, strict=True):
+            table.frame, table.persisted = frame, False  # the workers drop the data
 
 
 def row_count(table: Table, found: dict[str, stats.ColumnStats]) -> int:

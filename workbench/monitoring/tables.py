@@ -26,6 +26,7 @@ class Table:
     frame: Any  # a pandas or dask DataFrame (a path is opened as a lazy dask DataFrame)
     source: str  # what the user passed, described
     file_bytes: int | None = None  # on disk, for a path
+    persisted: bool = False  # held in the workers' memory for the current step
 
     @property
     def columns(self) -> list[str]:
