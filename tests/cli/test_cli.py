@@ -12,13 +12,13 @@ import pytest
 
 
 def workbench(*args: str, home: Path, env: dict[str, str] | None = None,
-              timeout: float = 300) -> subprocess.CompletedProcess[str]:
+              timeout: float = 300, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items()
                 if k not in ("MLFLOW_TRACKING_URI", "WORKBENCH_SCHEDULER")}
     full_env.update({"WORKBENCH_HOME": str(home), **(env or {})})
     exe = Path(sys.executable).with_name("workbench")
     return subprocess.run([str(exe), *args], capture_output=True, text=True, env=full_env,
-                          timeout=timeout)
+                          timeout=timeout, cwd=cwd)
 
 
 def test_train_demo_json_and_runs_listing(tmp_path: Path) -> None:

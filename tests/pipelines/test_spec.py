@@ -1,0 +1,132 @@
+"""Pipeline specs: made from a pilot notebook, hand-editable, refused with the line at fault."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_cli import workbench
+from workbench.errors import ConfigError
+from workbench.pipelines.create import create
+from workbench.pipelines.spec import load_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", tmp_path / "pilot.ipynb")
+    shutil.copy(ROOT / "notebooks" / "drift_marimo.py", tmp_path / "check.py")
+    return tmp_path
+
+
+def test_create_from_the_parameters_cell(project: Path) -> None:
+    path = create("pilot.ipynb", "churn", model="churn", root=project)
+    assert path == project / "pipelines" / "churn.yaml"
+    spec = load_spec(path)
+    assert {n: (p.type, p.default) for n, p in spec.params.items()} == {
+        "rows": ("int", 4000), "epochs": ("int", 3), "experiment": ("str", "quickstart")}
+    assert [(s.name, s.notebook) for s in spec.steps] == [("pilot", "pilot.ipynb")]
+    assert spec.model == "churn"
+    with pytest.raises(ConfigError, match="exists; edit it, pick another --name, or pass --force"):
+        create("pilot.ipynb", "churn", root=project)
+    create("pilot.ipynb", "churn", root=project, force=True)
+
+
+def test_create_from_a_marimo_setup_block(project: Path) -> None:
+    spec = load_spec(create("check.py", "drift-check", root=project))
+    assert {n: p.type for n, p in spec.params.items()} == {"ROWS": "int",
+                                                          "COVARIATE_DRIFT": "float"}
+
+
+def _notebook(path: Path, source: str, tags: list[str]) -> Path:
+    cell = {"cell_type": "code", "metadata": {"tags": tags}, "source": source, "outputs": [],
+            "execution_count": None}
+    path.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4,
+                                "nbformat_minor": 5}))
+    return path
+
+
+def test_notebook_without_parameters_cell_says_how_to_tag_one(project: Path) -> None:
+    _notebook(project / "plain.ipynb", "rows = 10", tags=[])
+    with pytest.raises(ConfigError, match=r"no cell tagged 'parameters'.*property inspector"):
+        create("plain.ipynb", "p", root=project)
+    assert not (project / "pipelines").exists()  # nothing half-written
+
+
+def test_parameters_must_be_literals(project: Path) -> None:
+    _notebook(project / "odd.ipynb", "import os\nrows = int(os.environ['N'])", ["parameters"])
+    with pytest.raises(ConfigError, match=r"parameter rows .* is not a literal"):
+        create("odd.ipynb", "p", root=project)
+
+
+def test_notebooks_outside_the_project_are_refused(project: Path, tmp_path_factory:
+                                                   pytest.TempPathFactory) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "x.ipynb"
+    shutil.copy(project / "pilot.ipynb", elsewhere)
+    with pytest.raises(ConfigError, match="outside the project"):
+        create(elsewhere, "p", root=project)
+
+
+SPEC = """\
+name: diamond
+params:
+  rows: {type: int, default: 100}
+steps:
+- name: prepare
+  notebook: prepare.ipynb
+- name: left
+  notebook: left.ipynb
+  depends_on: [prepare]
+- name: right
+  function: mypkg.steps:right
+  depends_on: [prepare]
+- name: report
+  notebook: report.ipynb
+  depends_on: [left, right]
+"""
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (("rows: {type: int", "class: {type: int"), r":3: params.class: parameter name 'class' is not"),
+    (("rows: {type: int", "my-rows: {type: int"), r":3: params.my-rows: parameter name 'my-rows'"),
+    (("depends_on: [prepare]\n- name: right", "depends_on: [report]\n- name: right"),
+     r"steps form a cycle: .*left"),
+    (("depends_on: [left, right]", "depends_on: [left, middle]"),
+     r"step 'report' depends on missing step\(s\) middle"),
+    (("  function: mypkg.steps:right", "  function: mypkg.steps.right"),
+     r":10: steps.2: step 'right': function must be 'module:function'"),
+    (("default: 100", "default: lots"), r":3: params.rows: default 'lots' is not of type int"),
+    (("- name: report", "- name: report\n  colour: red"), r"steps.3.colour: Extra inputs"),
+])
+def test_hand_edits_are_checked_with_the_line(tmp_path: Path, edit: tuple[str, str],
+                                              message: str) -> None:
+    path = tmp_path / "diamond.yaml"
+    path.write_text(SPEC.replace(*edit))
+    with pytest.raises(ConfigError, match=message):
+        load_spec(path)
+
+
+def test_dag_order_and_parameters(tmp_path: Path) -> None:
+    path = tmp_path / "diamond.yaml"
+    path.write_text(SPEC)
+    spec = load_spec(path)
+    assert spec.order() == [["prepare"], ["left", "right"], ["report"]]
+    assert spec.resolve_params({"rows": 5}) == {"rows": 5}
+    with pytest.raises(ConfigError, match=r"has no parameter.*colour; its parameters: rows"):
+        spec.resolve_params({"colour": "red"})
+    with pytest.raises(ConfigError, match="parameter rows of pipeline diamond must be int"):
+        spec.resolve_params({"rows": "many"})
+
+
+def test_cli_create_writes_the_spec(project: Path) -> None:
+    done = workbench("pipeline", "create", "--from", str(project / "pilot.ipynb"), "--name",
+                     "churn", "--json", home=project / "wb", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["spec"]["params"]["rows"]["default"] == 4000
+    again = workbench("pipeline", "create", "--from", "pilot.ipynb", "--name", "churn",
+                      home=project / "wb", cwd=project)
+    assert again.returncode == 1 and again.stderr.startswith("error: ")

@@ -1,0 +1,225 @@
+"""The pipeline spec (`pipelines/NAME.yaml`): a pydantic model, validated before anything runs.
+
+Pure module: parsing and checking only. Errors name the YAML line they come from.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from workbench.errors import ConfigError
+
+ParamType = Literal["int", "float", "str", "bool", "list", "dict"]
+PYTHON_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (float, int), "str": (str,),
+                                             "bool": (bool,), "list": (list,), "dict": (dict,)}
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_identifier(name: str, what: str = "parameter") -> str:
+    """A name that is injected into notebook code must be a plain Python identifier."""
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise ValueError(f"{what} name {name!r} is not a Python identifier (or is a keyword); "
+                         "it would be injected into code: rename it")
+    return name
+
+
+Identifier = Annotated[str, AfterValidator(check_identifier)]
+
+
+class Param(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: ParamType
+    default: Any = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _default_has_the_type(self) -> Param:
+        if self.default is not None and not is_of_type(self.default, self.type):
+            raise ValueError(f"default {self.default!r} is not of type {self.type}")
+        return self
+
+
+def is_of_type(value: Any, kind: str) -> bool:
+    if kind in ("int", "float") and isinstance(value, bool):
+        return False  # True is an int to Python, not to a pipeline
+    return isinstance(value, PYTHON_TYPES[kind])
+
+
+class Step(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    notebook: str | None = None  # path relative to the project root
+    function: str | None = None  # "module:function"
+    depends_on: list[str] = Field(default_factory=list)
+    params: dict[Identifier, Any] = Field(default_factory=dict)  # fixed values
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME.match(value):
+            raise ValueError(f"step name {value!r}: use letters, digits, '_', '-', '.'")
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Step:
+        if (self.notebook is None) == (self.function is None):
+            raise ValueError(f"step {self.name!r} needs exactly one of notebook: or function:")
+        if self.function is not None and ":" not in self.function:
+            raise ValueError(f"step {self.name!r}: function must be 'module:function'")
+        return self
+
+
+class Gate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str | None = None  # e.g. "val_auc >= 0.8"
+    beat_champion: str | None = None  # e.g. "val_auc by 0.01"
+    validation: bool = False  # wb.validate of the training data against recent production data
+    drift: bool = False  # no dataset drift of the training data against production data
+
+
+class DriftPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data: str | None = None  # where production data lands (Parquet/CSV directory)
+    threshold: float = Field(0.5, gt=0, le=1)  # drifted column share that triggers retraining
+    cooldown_hours: float = Field(24.0, ge=0)
+    auto_promote: bool = False
+
+
+class PipelineSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    params: dict[Identifier, Param] = Field(default_factory=dict)
+    inputs: dict[str, str] = Field(default_factory=dict)  # name -> data path
+    steps: list[Step]
+    model: str | None = None  # the registered model the pipeline produces
+    gates: list[Gate] = Field(default_factory=list)
+    schedule: str | None = None  # cron, e.g. "0 3 * * *"
+    drift: DriftPolicy | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME.match(value):
+            raise ValueError(f"pipeline name {value!r}: use letters, digits, '_', '-', '.'")
+        return value
+
+    @model_validator(mode="after")
+    def _dag(self) -> PipelineSpec:
+        if not self.steps:
+            raise ValueError("a pipeline needs at least one step")
+        names = [s.name for s in self.steps]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"step names repeat: {', '.join(repeated)}")
+        for step in self.steps:
+            missing = [d for d in step.depends_on if d not in names]
+            if missing:
+                raise ValueError(f"step {step.name!r} depends on missing step(s) "
+                                 f"{', '.join(missing)}")
+        try:
+            tuple(TopologicalSorter({s.name: s.depends_on for s in self.steps}).static_order())
+        except CycleError as exc:
+            cycle = " -> ".join(exc.args[1])
+            raise ValueError(f"steps form a cycle: {cycle}") from None
+        return self
+
+    def order(self) -> list[list[str]]:
+        """Steps in waves: every step of a wave can run once the waves before it are done."""
+        sorter = TopologicalSorter({s.name: s.depends_on for s in self.steps})
+        sorter.prepare()
+        waves = []
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready())
+            waves.append(ready)
+            sorter.done(*ready)
+        return waves
+
+    def resolve_params(self, given: dict[str, Any]) -> dict[str, Any]:
+        """Defaults overlaid with `given`; unknown names and wrong types refused."""
+        unknown = sorted(set(given) - set(self.params))
+        if unknown:
+            known = ", ".join(self.params) or "none"
+            raise ConfigError(f"pipeline {self.name} has no parameter(s) {', '.join(unknown)}; "
+                              f"its parameters: {known}")
+        values = {name: p.default for name, p in self.params.items()}
+        for name, value in given.items():
+            kind = self.params[name].type
+            if not is_of_type(value, kind):
+                raise ConfigError(f"parameter {name} of pipeline {self.name} must be {kind}, "
+                                  f"got {value!r}")
+            values[name] = float(value) if kind == "float" else value
+        return values
+
+
+def load_spec(path: Path) -> PipelineSpec:
+    """Read and validate a spec file; errors say `file:line: what is wrong`."""
+    import yaml
+
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: a pipeline spec is a mapping (name:, steps:, ...)")
+    try:
+        return PipelineSpec.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        line = _line_of(text, tuple(error["loc"]))
+        where = ".".join(str(p) for p in error["loc"] if p != "[key]") or "spec"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{path}:{line}: {where}: {message}{more}") from None
+
+
+def _line_of(text: str, loc: tuple[Any, ...]) -> int:
+    """The 1-based line of the YAML node at `loc` (or of its nearest existing parent)."""
+    import yaml
+
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    line = node.start_mark.line + 1 if node is not None else 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = next((v for k, v in node.value if k.value == str(part)), None)
+            key = next((k for k, _ in node.value if k.value == str(part)), None)
+            if found is None:
+                break
+            line, node = key.start_mark.line + 1, found  # type: ignore[union-attr]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) \
+                and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def dump_spec(spec: PipelineSpec) -> str:
+    import yaml
+
+    data = spec.model_dump(mode="json", exclude_defaults=True)
+    data = {"name": data.pop("name"), **data}  # name first: what a reader looks for
+    return str(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
