@@ -41,18 +41,18 @@ _EXPORTS = {
     "ValidationResult": "workbench.monitoring.validation",
     "performance_drift": "workbench.monitoring.performance",
 }
-_SUBMODULES = {"demo"}
+_SUBMODULES = {"demo", "pipeline"}
 
 __all__ = [
     "ColumnDrift", "ConfigError", "DriftResult", "Job", "JobCancelled", "JobFailed", "RunResult",
     "Sweep", "UnreachableError",
     "ValidationResult", "WorkbenchError", "choice", "cluster", "demo", "drift", "drift_history",
-    "loguniform", "performance_drift", "randint", "settings", "sweep",
+    "loguniform", "performance_drift", "pipeline", "randint", "settings", "sweep",
     "train", "trainable", "uniform", "validate",
 ]
 
 if TYPE_CHECKING:
-    from workbench import demo
+    from workbench import demo, pipeline
     from workbench.config import settings
     from workbench.dask_cluster import cluster
     from workbench.errors import (

@@ -388,6 +388,25 @@ def pipeline_create(notebook: str, name: str, model: str | None, force: bool,
                f"({', '.join(spec.params)}), step {spec.steps[0].name}")
 
 
+@pipeline.command("run")
+@click.argument("name")
+@click.option("-p", "--param", "params", multiple=True, help="key=value (JSON values parsed)")
+@click.option("--json", "as_json", is_flag=True)
+def pipeline_run(name: str, params: tuple[str, ...], as_json: bool) -> None:
+    """Run pipeline NAME on the dask cluster, each step a nested MLflow run."""
+    from workbench.pipelines.run import run
+
+    def show(step: str, state: str, detail: str) -> None:
+        marks = {"queued": "..", "finished": "ok", "failed": "FAILED", "killed": "skipped"}
+        click.echo(f"{marks.get(state, state):>7}  {step}  {detail}", err=True)
+
+    outcome = run(name, _parse_params(params), on_event=show)
+    if as_json:
+        _emit(outcome.to_dict())
+    else:
+        click.echo(f"pipeline {name}: {outcome.status} (run {outcome.run_id})")
+
+
 def main() -> None:
     cli(prog_name="workbench")
 

@@ -21,3 +21,7 @@ class JobCancelled(WorkbenchError):
 
 class JobFailed(WorkbenchError):
     """A job ended without a result (its worker died too often, or it was cancelled)."""
+
+
+class PipelineFailed(WorkbenchError):
+    """A pipeline step failed; the message names the step, the cell and the error."""

@@ -1,0 +1,154 @@
+"""One pipeline step on a dask worker: run it, keep what it produced, record it in MLflow.
+
+Notebook steps run under papermill (marimo notebooks under `marimo export html`); the executed
+notebook is the step run's artifact even when a cell fails, so the partial outputs are kept.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass(frozen=True)
+class StepTask:
+    """Everything a worker needs to run one step. Picklable."""
+
+    pipeline: str
+    step: str
+    run_id: str  # the step's nested MLflow run, created by the client
+    tracking_uri: str
+    root: str  # project root; notebook paths are relative to it
+    notebook: str | None
+    function: str | None
+    params: dict[str, Any] = field(default_factory=dict)
+    timeout_s: float | None = None
+
+
+class StepFailed(Exception):
+    """A step failed; the message says where (the cell) and what (the error)."""
+
+
+def run_step(task: StepTask, *upstream: Any) -> dict[str, Any]:
+    """Run the step after its upstream steps (their results are only an ordering device)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=task.tracking_uri)
+    started = time.time()
+    status = "FAILED"
+    error: BaseException | None = None
+    outputs: dict[str, Any] = {}
+    try:
+        if task.notebook is not None:
+            _run_notebook(task, client)
+        else:
+            outputs = _run_function(task, client)
+        status = "FINISHED"
+        return {"step": task.step, "run_id": task.run_id, "seconds": time.time() - started,
+                "outputs": outputs}
+    except StepFailed as exc:
+        error = exc
+        raise
+    except Exception as exc:
+        error = exc
+        raise StepFailed(f"step {task.step} failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        if error is not None:
+            _record_error(client, task.run_id, error)
+        client.log_metric(task.run_id, "step_seconds", time.time() - started)
+        client.set_terminated(task.run_id, status)
+
+
+def _run_notebook(task: StepTask, client: Any) -> None:
+    source = Path(task.root) / str(task.notebook)
+    with tempfile.TemporaryDirectory(prefix="wb-step-") as scratch:
+        env = {"WORKBENCH_NOTEBOOK": str(source), "WORKBENCH_PIPELINE": task.pipeline,
+               "WORKBENCH_PIPELINE_STEP": task.step, "WORKBENCH_PIPELINE_STEP_RUN": task.run_id}
+        if source.suffix == ".py":
+            output = Path(scratch) / f"{source.stem}.html"
+            try:
+                _marimo(source, output, task, env)
+            finally:
+                if output.exists():
+                    client.log_artifact(task.run_id, str(output), "notebook")
+            return
+        output = Path(scratch) / source.name
+        try:
+            _papermill(source, output, task, env)
+        finally:
+            if output.exists():  # the executed notebook, partial on failure
+                client.log_artifact(task.run_id, str(output), "notebook")
+
+
+def _papermill(source: Path, output: Path, task: StepTask, env: dict[str, str]) -> None:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the kernel inherits them; a worker runs one step at a time
+    try:
+        papermill.execute_notebook(str(source), str(output), parameters=task.params,
+                                   cwd=task.root, progress_bar=False, log_output=False,
+                                   execution_timeout=task.timeout_s, start_timeout=120)
+    except PapermillExecutionError as exc:
+        first = (exc.source or "").strip().splitlines()[:1]
+        raise StepFailed(
+            f"step {task.step} failed in cell [{exc.exec_count}] "
+            f"({first[0][:60] if first else 'empty'}): {exc.ename}: {exc.evalue}\n"
+            + ANSI.sub("", "\n".join(exc.traceback))) from None
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _marimo(source: Path, output: Path, task: StepTask, env: dict[str, str]) -> None:
+    marimo = str(Path(sys.executable).with_name("marimo"))
+    args = [a for name, value in task.params.items() for a in (f"--{name}", str(value))]
+    done = subprocess.run([marimo, "export", "html", str(source), "-o", str(output), "-f",
+                           "--", *args], cwd=task.root, env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=task.timeout_s, check=False)
+    if done.returncode != 0:
+        tail = ANSI.sub("", (done.stderr or done.stdout).strip())[-2000:]
+        raise StepFailed(f"step {task.step} failed: marimo exited {done.returncode}\n{tail}")
+
+
+def _run_function(task: StepTask, client: Any) -> dict[str, Any]:
+    module_name, _, name = str(task.function).partition(":")
+    if task.root not in sys.path:
+        sys.path.insert(0, task.root)
+    fn = getattr(importlib.import_module(module_name), name)
+    accepted = inspect.signature(fn).parameters
+    takes_all = any(p.kind == p.VAR_KEYWORD for p in accepted.values())
+    kwargs = {k: v for k, v in task.params.items() if takes_all or k in accepted}
+    returned = fn(**kwargs)
+    outputs = dict(returned) if isinstance(returned, dict) else {}
+    numbers = {k: float(v) for k, v in outputs.items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    for key, value in numbers.items():
+        client.log_metric(task.run_id, key, value)
+    return outputs
+
+
+def _record_error(client: Any, run_id: str, error: BaseException) -> None:
+    try:
+        text = str(error) if isinstance(error, StepFailed) else "".join(
+            traceback.format_exception(error))
+        client.log_text(run_id, text, "error/traceback.txt")
+        client.set_tag(run_id, "workbench.error", text.splitlines()[0][:500] if text else "")
+    except Exception:
+        pass  # the step's own error is what the user needs; never mask it
