@@ -40,15 +40,44 @@ _EXPORTS = {
     "validate": "workbench.monitoring.validation",
     "ValidationResult": "workbench.monitoring.validation",
     "performance_drift": "workbench.monitoring.performance",
+    "promote": "workbench.promotion.promote",
+    "rollback": "workbench.promotion.promote",
+    "history": "workbench.promotion.promote",
+    "PromotionRecord": "workbench.promotion.promote",
 }
 _SUBMODULES = {"demo", "pipeline"}
 
 __all__ = [
-    "ColumnDrift", "ConfigError", "DriftResult", "Job", "JobCancelled", "JobFailed", "RunResult",
-    "Sweep", "UnreachableError",
-    "ValidationResult", "WorkbenchError", "choice", "cluster", "demo", "drift", "drift_history",
-    "loguniform", "performance_drift", "pipeline", "randint", "settings", "sweep",
-    "train", "trainable", "uniform", "validate",
+    "ColumnDrift",
+    "ConfigError",
+    "DriftResult",
+    "Job",
+    "JobCancelled",
+    "JobFailed",
+    "PromotionRecord",
+    "RunResult",
+    "Sweep",
+    "UnreachableError",
+    "ValidationResult",
+    "WorkbenchError",
+    "choice",
+    "cluster",
+    "demo",
+    "drift",
+    "drift_history",
+    "history",
+    "loguniform",
+    "performance_drift",
+    "pipeline",
+    "promote",
+    "randint",
+    "rollback",
+    "settings",
+    "sweep",
+    "train",
+    "trainable",
+    "uniform",
+    "validate",
 ]
 
 if TYPE_CHECKING:
@@ -67,6 +96,7 @@ if TYPE_CHECKING:
     from workbench.monitoring.performance import performance_drift
     from workbench.monitoring.result import ColumnDrift, DriftResult
     from workbench.monitoring.validation import ValidationResult, validate
+    from workbench.promotion.promote import PromotionRecord, history, promote, rollback
     from workbench.training.job import Job, RunResult, Sweep
     from workbench.training.launch import sweep, train
     from workbench.training.space import choice, loguniform, randint, uniform

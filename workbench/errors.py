@@ -25,3 +25,11 @@ class JobFailed(WorkbenchError):
 
 class PipelineFailed(WorkbenchError):
     """A pipeline step failed; the message names the step, the cell and the error."""
+
+
+class PromotionRefused(WorkbenchError):
+    """A gate failed: nothing was moved. The message lists the failing gates."""
+
+
+class PromotionConflict(WorkbenchError):
+    """The champion moved since the promotion started: nothing was moved."""

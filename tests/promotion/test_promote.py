@@ -1,0 +1,122 @@
+"""Promotion through gates, compare-and-set, rollback and a tamper-evident history."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+import workbench as wb
+from workbench.errors import ConfigError, PromotionConflict, PromotionRefused
+from workbench.promotion.registry import HISTORY_TAG
+
+
+class Constant(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+        return [0.5] * len(model_input)
+
+
+def trained(auc: float, status: str = "FINISHED") -> str:
+    """A run with a logged model and a validation metric, as a training run leaves it."""
+    with mlflow.start_run() as run:
+        mlflow.log_metric("val_auc", auc)
+        mlflow.pyfunc.log_model(name="model", python_model=Constant())
+    if status != "FINISHED":
+        MlflowClient().set_terminated(run.info.run_id, status)
+    return str(run.info.run_id)
+
+
+def champion(client: MlflowClient, model: str) -> str:
+    return str(client.get_model_version_by_alias(model, "champion").version)
+
+
+def test_gates_pass_then_fail(tracking: MlflowClient) -> None:
+    first = trained(0.80)
+    record = wb.promote("churn", run_id=first, approver="ana", reason="pilot beats baseline",
+                        require=["val_auc>=0.75"])
+    assert (record.version, record.previous_version, champion(tracking, "churn")) == \
+        ("1", None, "1")
+    tags = tracking.get_model_version("churn", "1").tags
+    assert tags["workbench.approved_by"] == "ana"
+    assert json.loads(tags["workbench.gates"])[0]["passed"] is True
+    dossier = json.loads(mlflow.artifacts.load_text(f"runs:/{first}/promotion/churn-v1.json"))
+    assert dossier["reason"] == "pilot beats baseline" and dossier["evidence"]["run_id"] == first
+
+    worse = trained(0.78)
+    with pytest.raises(PromotionRefused, match=r"failing gates: beats champion on val_auc by "
+                                               r"0.01 \(0.78 vs champion v1 0.8\)"):
+        wb.promote("churn", run_id=worse, approver="bo", reason="retrained",
+                   require=["val_auc>=0.75"], beat_champion="val_auc", margin=0.01)
+    assert champion(tracking, "churn") == "1"
+    assert len(tracking.search_model_versions("name = 'churn'")) == 1  # nothing registered
+    actions = [e["action"] for e in wb.history("churn")]
+    assert actions == ["promoted", "rejected"]
+
+
+def test_two_concurrent_promotions_exactly_one_wins(tracking: MlflowClient) -> None:
+    wb.promote("fraud", run_id=trained(0.7), approver="ana", reason="first")
+    candidates = [trained(0.8), trained(0.81)]
+    outcomes: dict[str, object] = {}
+    barrier = threading.Barrier(2)
+
+    def attempt(run_id: str) -> None:
+        barrier.wait()
+        try:
+            outcomes[run_id] = wb.promote("fraud", run_id=run_id, approver="bo", reason="race",
+                                          expect_version=1)
+        except PromotionConflict as exc:
+            outcomes[run_id] = exc
+
+    threads = [threading.Thread(target=attempt, args=(r,)) for r in candidates]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    winners = [r for r, o in outcomes.items() if isinstance(o, wb.PromotionRecord)]
+    losers = [o for o in outcomes.values() if isinstance(o, PromotionConflict)]
+    assert len(winners) == 1 and len(losers) == 1
+    assert "expected v1" in str(losers[0]) and "nothing was moved" in str(losers[0])
+    assert champion(tracking, "fraud") == outcomes[winners[0]].version  # type: ignore[attr-defined]
+    assert [e["action"] for e in wb.history("fraud")] == ["promoted", "promoted"]
+
+
+def test_rollback_and_its_refusals(tracking: MlflowClient) -> None:
+    wb.promote("ltv", run_id=trained(0.7), approver="ana", reason="v1")
+    with pytest.raises(ConfigError, match="replaced no earlier version"):
+        wb.rollback("ltv")
+    wb.promote("ltv", run_id=trained(0.9), approver="ana", reason="v2")
+    entry = wb.rollback("ltv", approver="ana", reason="v2 misbehaves")
+    assert (entry["version"], entry["previous"]) == ("1", "2")
+    assert champion(tracking, "ltv") == "1"
+    with pytest.raises(ConfigError, match="has no version 7"):
+        wb.rollback("ltv", to_version=7)
+    assert [e["action"] for e in wb.history("ltv")] == ["promoted", "promoted", "rollback"]
+
+
+def test_history_is_hash_chained_and_tampering_is_found(tracking: MlflowClient) -> None:
+    from workbench.promotion.promote import verify_history
+
+    wb.promote("audit", run_id=trained(0.7), approver="ana", reason="v1")
+    wb.promote("audit", run_id=trained(0.8), approver="ana", reason="v2")
+    assert verify_history("audit") == (True, "2 entries, chain intact")
+    key = f"{HISTORY_TAG}000001"
+    entry = json.loads(tracking.get_registered_model("audit").tags[key])
+    entry["approver"] = "mallory"
+    tracking.set_registered_model_tag("audit", key, json.dumps(entry))
+    ok, why = verify_history("audit")
+    assert not ok and why == "entry 1: content does not match its hash (edited)"
+
+
+def test_bad_promotions_move_nothing(tracking: MlflowClient) -> None:
+    with pytest.raises(ConfigError, match="is FAILED; only a FINISHED run can be promoted"):
+        wb.promote("m", run_id=trained(0.9, status="FAILED"), approver="a", reason="r")
+    with pytest.raises(ConfigError, match="no MLflow run 'nope'"):
+        wb.promote("m", run_id="nope", approver="a", reason="r")
+    with pytest.raises(ConfigError, match="is not METRIC OP VALUE"):
+        wb.promote("m", run_id=trained(0.9), approver="a", reason="r", require=["auc~0.9"])
+    with pytest.raises(ConfigError, match="needs an approver and a reason"):
+        wb.promote("m", run_id=trained(0.9), approver=" ", reason="r")
+    assert tracking.search_model_versions("name = 'm'") == []

@@ -1,0 +1,1 @@
+"""Promotion: gates, compare-and-set alias moves, approval records, a hash-chained history."""

@@ -1,0 +1,207 @@
+"""`wb.promote`, `wb.rollback`, `wb.history`: move the `champion` alias only through gates.
+
+A promotion reads the champion at its start (or takes `expect_version`), evaluates every gate,
+and only if all pass takes the registry lock, checks the champion is still the one expected,
+registers the run's model if needed, writes the approval record on the version, moves the
+alias and appends the history entry. A refused or conflicting promotion moves nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from workbench.errors import ConfigError, PromotionConflict, PromotionRefused
+from workbench.promotion import registry
+from workbench.promotion.gates import GateResult, champion_gate, metric_gate, parse_requirement
+from workbench.promotion.ledger import verify
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+UNSET: Any = object()
+
+
+@dataclass
+class PromotionRecord:
+    model: str
+    version: str
+    previous_version: str | None
+    alias: str
+    run_id: str
+    approver: str
+    reason: str
+    at: str
+    gates: list[GateResult] = field(default_factory=list)
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["gates"] = [g.to_dict() for g in self.gates]
+        return out
+
+
+def promote(model: str, *, run_id: str, approver: str, reason: str,
+            require: Sequence[str] = (), beat_champion: str | None = None,
+            margin: float = 0.0, mode: str = "max", expect_version: Any = UNSET
+            ) -> PromotionRecord:
+    """Make `run_id`'s model the champion of `model` if every gate passes."""
+    from workbench.tracking.store import tracking_client
+
+    if not approver.strip() or not reason.strip():
+        raise ConfigError("a promotion needs an approver and a reason (--approver, --reason)")
+    if mode not in ("max", "min"):
+        raise ConfigError(f"mode must be 'max' or 'min', got {mode!r}")
+    requirements = [parse_requirement(r) for r in require]
+    client = tracking_client()
+    run = _finished_run(client, run_id)
+    expected = registry.champion_version(client, model) if expect_version is UNSET \
+        else (None if expect_version is None else str(expect_version))
+    gates = [metric_gate(r, run.data.metrics) for r in requirements]
+    if beat_champion:
+        gates.append(_champion_gate(client, model, run, beat_champion, margin, mode, expected))
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    evidence = _evidence(client, run)
+    registry.ensure_registered(client, model)
+    failed = [g for g in gates if not g.passed]
+    if failed:
+        with registry.promotion_lock(client, model):
+            registry.append_history(client, model, {
+                "action": "rejected", "model": model, "run_id": run_id, "approver": approver,
+                "reason": reason, "at": now, "champion": expected,
+                "gates": [g.to_dict() for g in gates]})
+        raise PromotionRefused(f"promotion of run {run_id} to {model} refused; failing gates: "
+                               + "; ".join(f"{g.gate} ({g.detail})" for g in failed))
+    with registry.promotion_lock(client, model):
+        current = registry.champion_version(client, model)
+        if current != expected:
+            raise PromotionConflict(
+                f"the champion of {model} is v{current} but this promotion expected "
+                f"{'none' if expected is None else 'v' + expected}; nothing was moved: check "
+                f"the new champion, then pass --expect-version {current} to promote anyway")
+        version = registry.version_for_run(client, model, run_id)
+        record = PromotionRecord(model, version, current, registry.CHAMPION, run_id, approver,
+                                 reason, now, gates, evidence)
+        _write_record(client, record)
+        client.set_registered_model_alias(model, registry.CHAMPION, version)
+        try:
+            registry.append_history(client, model, {
+                "action": "promoted", "model": model, "version": version, "previous": current,
+                "run_id": run_id, "approver": approver, "reason": reason, "at": now,
+                "gates": [g.to_dict() for g in gates]})
+        except BaseException:  # no alias move without its history entry
+            _restore_alias(client, model, current)
+            raise
+    return record
+
+
+def rollback(model: str, *, to_version: str | int | None = None, approver: str = "",
+             reason: str = "rollback") -> dict[str, Any]:
+    """Move `champion` back to the version it replaced (or to `to_version`)."""
+    from workbench.tracking.store import tracking_client
+
+    client = tracking_client()
+    with registry.promotion_lock(client, model):
+        current = registry.champion_version(client, model)
+        if current is None:
+            raise ConfigError(f"{model} has no champion to roll back")
+        target = str(to_version) if to_version is not None else _previous(client, model, current)
+        if target is None:
+            raise ConfigError(f"{model} v{current} replaced no earlier version; pass --to "
+                              "VERSION to choose one")
+        if target == current:
+            raise ConfigError(f"v{target} is already the champion of {model}")
+        try:
+            client.get_model_version(model, target)
+        except Exception:
+            raise ConfigError(f"{model} has no version {target}") from None
+        client.set_registered_model_alias(model, registry.CHAMPION, target)
+        now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        try:
+            entry = registry.append_history(client, model, {
+                "action": "rollback", "model": model, "version": target, "previous": current,
+                "approver": approver, "reason": reason, "at": now})
+        except BaseException:
+            _restore_alias(client, model, current)
+            raise
+    return entry
+
+
+def history(model: str) -> list[dict[str, Any]]:
+    """Every alias move, promotion, rejection and rollback of `model`, oldest first."""
+    from workbench.tracking.store import tracking_client
+
+    return registry.read_history(tracking_client(), model)
+
+
+def verify_history(model: str) -> tuple[bool, str]:
+    return verify(history(model))
+
+
+def _previous(client: MlflowClient, model: str, current: str) -> str | None:
+    for entry in reversed(registry.read_history(client, model)):
+        if entry.get("action") in ("promoted", "rollback") and entry.get("version") == current:
+            previous = entry.get("previous")
+            return str(previous) if previous is not None else None
+    return None
+
+
+def _finished_run(client: MlflowClient, run_id: str) -> Any:
+    try:
+        run = client.get_run(run_id)
+    except Exception:
+        raise ConfigError(f"no MLflow run {run_id!r}; check the run id") from None
+    if run.info.status != "FINISHED":
+        raise ConfigError(f"run {run_id} is {run.info.status}; only a FINISHED run can be "
+                          "promoted")
+    return run
+
+
+def _champion_gate(client: MlflowClient, model: str, run: Any, metric: str, margin: float,
+                   mode: str, champion: str | None) -> GateResult:
+    champion_value = None
+    if champion is not None:
+        version = client.get_model_version(model, champion)
+        if version.run_id:
+            champion_value = client.get_run(version.run_id).data.metrics.get(metric)
+    return champion_gate(metric, margin, mode, run.data.metrics.get(metric), champion_value,
+                         champion)
+
+
+def _evidence(client: MlflowClient, run: Any) -> dict[str, Any]:
+    """What an auditor asks: data, code, environment, notebook, seed."""
+    tags = run.data.tags
+    datasets = [{"name": d.dataset.name, "digest": d.dataset.digest, "source": d.dataset.source}
+                for d in (run.inputs.dataset_inputs if run.inputs else [])]
+    return {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
+            "git_commit": tags.get("mlflow.source.git.commit") or tags.get("workbench.git.commit"),
+            "git_dirty": tags.get("workbench.git.dirty"),
+            "notebook": tags.get("workbench.notebook"), "seed": tags.get("workbench.seed"),
+            "datasets": datasets, "environment_lock": f"runs:/{run.info.run_id}/environment/"
+                                                      "requirements.lock",
+            "metrics": dict(run.data.metrics)}
+
+
+def _write_record(client: MlflowClient, record: PromotionRecord) -> None:
+    """The approval record on the version (tags) and as a dossier artifact on the run."""
+    tags = {"workbench.approved_by": record.approver, "workbench.approved_at": record.at,
+            "workbench.approval_reason": record.reason[:5000],
+            "workbench.previous_champion": record.previous_version or "",
+            "workbench.gates": json.dumps([g.to_dict() for g in record.gates])[:5000],
+            "workbench.git_commit": str(record.evidence.get("git_commit") or ""),
+            "workbench.dataset_digests": ",".join(d["digest"] for d in
+                                                  record.evidence.get("datasets", []))}
+    for key, value in tags.items():
+        client.set_model_version_tag(record.model, record.version, key, value)
+    client.log_text(record.run_id, json.dumps(record.to_dict(), indent=2, default=str),
+                    f"promotion/{record.model}-v{record.version}.json")
+
+
+def _restore_alias(client: MlflowClient, model: str, version: str | None) -> None:
+    if version is None:
+        client.delete_registered_model_alias(model, registry.CHAMPION)
+    else:
+        client.set_registered_model_alias(model, registry.CHAMPION, version)
