@@ -407,6 +407,85 @@ def pipeline_run(name: str, params: tuple[str, ...], as_json: bool) -> None:
         click.echo(f"pipeline {name}: {outcome.status} (run {outcome.run_id})")
 
 
+@cli.command()
+@click.argument("model")
+@click.option("--run", "run_id", required=True, help="the run whose model to promote")
+@click.option("--approver", required=True, help="who approves (recorded)")
+@click.option("--reason", required=True, help="why (recorded)")
+@click.option("--require", "require", multiple=True, help='a metric gate, e.g. "val_auc>=0.8"')
+@click.option("--beat-champion", default=None, help="metric the run must beat the champion on")
+@click.option("--margin", type=float, default=0.0, show_default=True)
+@click.option("--mode", type=click.Choice(["max", "min"]), default="max", show_default=True,
+              help="whether a higher --beat-champion metric is better")
+@click.option("--expect-version", default=None,
+              help="the champion version you expect (default: the one read at the start)")
+@click.option("--json", "as_json", is_flag=True)
+def promote(model: str, run_id: str, approver: str, reason: str, require: tuple[str, ...],
+            beat_champion: str | None, margin: float, mode: str, expect_version: str | None,
+            as_json: bool) -> None:
+    """Make a run's model the champion of MODEL, if every gate passes."""
+    from workbench.promotion.promote import UNSET
+    from workbench.promotion.promote import promote as do_promote
+
+    record = do_promote(model, run_id=run_id, approver=approver, reason=reason,
+                        require=require, beat_champion=beat_champion, margin=margin, mode=mode,
+                        expect_version=UNSET if expect_version is None else expect_version)
+    if as_json:
+        _emit(record.to_dict())
+        return
+    click.echo(f"{model} v{record.version} is now champion (was "
+               f"{'none' if record.previous_version is None else 'v' + record.previous_version})")
+    for gate in record.gates:
+        click.echo(f"  passed  {gate.gate}: {gate.detail}")
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--to", "to_version", default=None, help="version to return to (default: the one "
+              "the champion replaced)")
+@click.option("--approver", default="", help="who decided (recorded)")
+@click.option("--reason", default="rollback", help="why (recorded)")
+@click.option("--json", "as_json", is_flag=True)
+def rollback(model: str, to_version: str | None, approver: str, reason: str,
+             as_json: bool) -> None:
+    """Move MODEL's champion back to the previous (or named) version."""
+    from workbench.promotion.promote import rollback as do_rollback
+
+    entry = do_rollback(model, to_version=to_version, approver=approver, reason=reason)
+    if as_json:
+        _emit(entry)
+        return
+    click.echo(f"{model}: champion v{entry['previous']} -> v{entry['version']}")
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--verify", is_flag=True, help="check the hash chain; exit 1 if it is broken")
+@click.option("--json", "as_json", is_flag=True)
+def history(model: str, verify: bool, as_json: bool) -> None:
+    """MODEL's promotions, rejections and rollbacks, oldest first."""
+    from workbench.promotion.ledger import verify as check
+    from workbench.promotion.promote import history as read
+
+    entries = read(model)
+    if verify:
+        ok, why = check(entries)
+        if as_json:
+            _emit({"ok": ok, "detail": why})
+        else:
+            click.echo(f"{model}: {why}")
+        if not ok:
+            sys.exit(1)
+        return
+    if as_json:
+        click.echo(json.dumps(entries, indent=2, default=str))
+        return
+    for e in entries:
+        version = f"v{e.get('version')}" if e.get("version") else ""
+        click.echo(f"{e['seq']:>4}  {e['at']}  {e['action']:<9} {version:<5} "
+                   f"{e.get('approver', '')}: {e.get('reason', '')}")
+
+
 def main() -> None:
     cli(prog_name="workbench")
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
+from pathlib import Path
 
 import mlflow
 import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
+from tests.cli.test_cli import workbench
 from workbench.errors import ConfigError, PromotionConflict, PromotionRefused
 from workbench.promotion.registry import HISTORY_TAG
 
@@ -120,3 +123,27 @@ def test_bad_promotions_move_nothing(tracking: MlflowClient) -> None:
     with pytest.raises(ConfigError, match="needs an approver and a reason"):
         wb.promote("m", run_id=trained(0.9), approver=" ", reason="r")
     assert tracking.search_model_versions("name = 'm'") == []
+
+
+def test_cli_promote_history_rollback(tracking: MlflowClient, wb_home: Path) -> None:
+    first, second = trained(0.7), trained(0.9)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return workbench(*args, home=wb_home)
+
+    done = cli("promote", "cli-model", "--run", first, "--approver", "ana", "--reason", "v1",
+               "--require", "val_auc>=0.5", "--json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert (out["version"], out["alias"], out["gates"][0]["passed"]) == ("1", "champion", True)
+    refused = cli("promote", "cli-model", "--run", second, "--approver", "ana", "--reason",
+                  "v2", "--require", "val_auc>=0.95")
+    assert refused.returncode == 1
+    assert "failing gates: metric val_auc>=0.95" in refused.stderr
+    assert cli("promote", "cli-model", "--run", second, "--approver", "ana", "--reason",
+               "v2").returncode == 0
+    assert cli("rollback", "cli-model").returncode == 0
+    listed = json.loads(cli("history", "cli-model", "--json").stdout)
+    assert [e["action"] for e in listed] == ["promoted", "rejected", "promoted", "rollback"]
+    verified = cli("history", "cli-model", "--verify")
+    assert verified.returncode == 0 and "4 entries, chain intact" in verified.stdout
