@@ -44,6 +44,7 @@ _EXPORTS = {
     "rollback": "workbench.promotion.promote",
     "history": "workbench.promotion.promote",
     "PromotionRecord": "workbench.promotion.promote",
+    "dossier": "workbench.promotion.dossier",
 }
 _SUBMODULES = {"demo", "pipeline"}
 
@@ -63,6 +64,7 @@ __all__ = [
     "choice",
     "cluster",
     "demo",
+    "dossier",
     "drift",
     "drift_history",
     "history",
@@ -96,6 +98,7 @@ if TYPE_CHECKING:
     from workbench.monitoring.performance import performance_drift
     from workbench.monitoring.result import ColumnDrift, DriftResult
     from workbench.monitoring.validation import ValidationResult, validate
+    from workbench.promotion.dossier import dossier
     from workbench.promotion.promote import PromotionRecord, history, promote, rollback
     from workbench.training.job import Job, RunResult, Sweep
     from workbench.training.launch import sweep, train

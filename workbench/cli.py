@@ -486,6 +486,31 @@ def history(model: str, verify: bool, as_json: bool) -> None:
                    f"{e.get('approver', '')}: {e.get('reason', '')}")
 
 
+@cli.command()
+@click.argument("model")
+@click.argument("version")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+              help="write the dossier as one HTML page here")
+def dossier(model: str, version: str, html_path: str | None) -> None:
+    """Everything an auditor asks about MODEL VERSION (JSON on stdout)."""
+    from pathlib import Path
+
+    from workbench.promotion.dossier import dossier as build
+    from workbench.promotion.dossier import to_html
+
+    data = build(model, version)
+    if html_path:
+        target = Path(html_path).expanduser().resolve()
+        if not target.parent.is_dir():
+            raise click.BadParameter(f"directory {target.parent} does not exist",
+                                     param_hint="--html")
+        partial = target.with_name(target.name + ".partial")
+        partial.write_text(to_html(data), encoding="utf-8")
+        partial.replace(target)
+        click.echo(f"wrote {target}", err=True)
+    _emit(data)
+
+
 def main() -> None:
     cli(prog_name="workbench")
 

@@ -147,3 +147,21 @@ def test_cli_promote_history_rollback(tracking: MlflowClient, wb_home: Path) -> 
     assert [e["action"] for e in listed] == ["promoted", "rejected", "promoted", "rollback"]
     verified = cli("history", "cli-model", "--verify")
     assert verified.returncode == 0 and "4 entries, chain intact" in verified.stdout
+
+
+def test_dossier_has_what_an_auditor_asks(tracking: MlflowClient, wb_home: Path) -> None:
+    run_id = trained(0.8)
+    wb.promote("dossier-model", run_id=run_id, approver="ana", reason="<b>beats</b> baseline",
+               require=["val_auc>=0.5"])
+    data = wb.dossier("dossier-model", 1)
+    assert data["champion"] and data["approval"]["approver"] == "ana"
+    assert data["gates"][0]["inputs"]["value"] == 0.8
+    assert data["evidence"]["run_id"] == run_id and data["metrics"]["val_auc"] == 0.8
+    assert [e["action"] for e in data["history"]] == ["promoted"]
+    page = wb_home / "dossier.html"
+    done = workbench("dossier", "dossier-model", "1", "--html", str(page), home=wb_home)
+    assert done.returncode == 0, done.stderr
+    text = page.read_text()
+    assert "&lt;b&gt;beats&lt;/b&gt; baseline" in text and "<b>beats" not in text
+    missing = workbench("dossier", "dossier-model", "9", home=wb_home)
+    assert missing.returncode == 1 and "has no version 9" in missing.stderr
