@@ -45,6 +45,7 @@ _EXPORTS = {
     "history": "workbench.promotion.promote",
     "PromotionRecord": "workbench.promotion.promote",
     "dossier": "workbench.promotion.dossier",
+    "approve": "workbench.promotion.promote",
 }
 _SUBMODULES = {"demo", "pipeline"}
 
@@ -61,6 +62,7 @@ __all__ = [
     "UnreachableError",
     "ValidationResult",
     "WorkbenchError",
+    "approve",
     "choice",
     "cluster",
     "demo",
@@ -99,7 +101,13 @@ if TYPE_CHECKING:
     from workbench.monitoring.result import ColumnDrift, DriftResult
     from workbench.monitoring.validation import ValidationResult, validate
     from workbench.promotion.dossier import dossier
-    from workbench.promotion.promote import PromotionRecord, history, promote, rollback
+    from workbench.promotion.promote import (
+        PromotionRecord,
+        approve,
+        history,
+        promote,
+        rollback,
+    )
     from workbench.training.job import Job, RunResult, Sweep
     from workbench.training.launch import sweep, train
     from workbench.training.space import choice, loguniform, randint, uniform

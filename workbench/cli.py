@@ -419,24 +419,48 @@ def pipeline_run(name: str, params: tuple[str, ...], as_json: bool) -> None:
               help="whether a higher --beat-champion metric is better")
 @click.option("--expect-version", default=None,
               help="the champion version you expect (default: the one read at the start)")
+@click.option("--four-eyes", is_flag=True, help="someone else must approve (also on when the "
+              "model's workbench.policy.four_eyes tag is true)")
 @click.option("--json", "as_json", is_flag=True)
 def promote(model: str, run_id: str, approver: str, reason: str, require: tuple[str, ...],
             beat_champion: str | None, margin: float, mode: str, expect_version: str | None,
-            as_json: bool) -> None:
+            four_eyes: bool, as_json: bool) -> None:
     """Make a run's model the champion of MODEL, if every gate passes."""
-    from workbench.promotion.promote import UNSET
+    from workbench.promotion.promote import UNSET, PromotionRequest
     from workbench.promotion.promote import promote as do_promote
 
     record = do_promote(model, run_id=run_id, approver=approver, reason=reason,
                         require=require, beat_champion=beat_champion, margin=margin, mode=mode,
-                        expect_version=UNSET if expect_version is None else expect_version)
+                        expect_version=UNSET if expect_version is None else expect_version,
+                        four_eyes=four_eyes)
     if as_json:
         _emit(record.to_dict())
+        return
+    if isinstance(record, PromotionRequest):
+        click.echo(f"request {record.request_id} is pending (gates passed); someone other than "
+                   f"{record.requester} completes it with: workbench approve "
+                   f"{record.request_id} --approver WHO --reason WHY")
         return
     click.echo(f"{model} v{record.version} is now champion (was "
                f"{'none' if record.previous_version is None else 'v' + record.previous_version})")
     for gate in record.gates:
         click.echo(f"  passed  {gate.gate}: {gate.detail}")
+
+
+@cli.command()
+@click.argument("request")
+@click.option("--approver", required=True, help="who approves (not the requester)")
+@click.option("--reason", required=True, help="why (recorded)")
+@click.option("--json", "as_json", is_flag=True)
+def approve(request: str, approver: str, reason: str, as_json: bool) -> None:
+    """Complete a four-eyes promotion REQUEST (MODEL/N, as promote printed it)."""
+    from workbench.promotion.promote import approve as do_approve
+
+    record = do_approve(request, approver=approver, reason=reason)
+    if as_json:
+        _emit(record.to_dict())
+        return
+    click.echo(f"{record.model} v{record.version} is now champion (approved by {approver})")
 
 
 @cli.command()

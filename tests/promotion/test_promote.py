@@ -165,3 +165,26 @@ def test_dossier_has_what_an_auditor_asks(tracking: MlflowClient, wb_home: Path)
     assert "&lt;b&gt;beats&lt;/b&gt; baseline" in text and "<b>beats" not in text
     missing = workbench("dossier", "dossier-model", "9", home=wb_home)
     assert missing.returncode == 1 and "has no version 9" in missing.stderr
+
+
+def test_four_eyes_needs_a_second_person(tracking: MlflowClient, wb_home: Path) -> None:
+    from workbench.promotion.promote import PromotionRequest
+
+    wb.promote("credit", run_id=trained(0.7), approver="ana", reason="v1")
+    tracking.set_registered_model_tag("credit", "workbench.policy.four_eyes", "true")
+    request = wb.promote("credit", run_id=trained(0.9), approver="ana", reason="v2 is better",
+                         require=["val_auc>=0.8"])
+    assert isinstance(request, PromotionRequest) and request.request_id == "credit/2"
+    assert champion(tracking, "credit") == "1"  # nothing moved yet
+    with pytest.raises(ConfigError, match="ana requested this promotion and cannot approve"):
+        wb.approve(request.request_id, approver="ana", reason="self")
+    done = workbench("approve", request.request_id, "--approver", "bo", "--reason", "checked",
+                     "--json", home=wb_home)
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert record["version"] == "2" and record["evidence"]["requester"] == "ana"
+    assert champion(tracking, "credit") == "2"
+    with pytest.raises(ConfigError, match="already decided"):
+        wb.approve(request.request_id, approver="cy", reason="again")
+    actions = [(e["action"], e.get("approver") or e.get("requester")) for e in wb.history("credit")]
+    assert actions == [("promoted", "ana"), ("requested", "ana"), ("promoted", "bo")]

@@ -44,11 +44,35 @@ class PromotionRecord:
         return out
 
 
+@dataclass
+class PromotionRequest:
+    """A promotion waiting for a second person (four-eyes policy): nothing moved yet."""
+
+    request_id: str  # "MODEL/N": `workbench approve MODEL/N --approver WHO --reason WHY`
+    model: str
+    run_id: str
+    requester: str
+    reason: str
+    at: str
+    expected_champion: str | None
+    gates: list[GateResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["gates"] = [g.to_dict() for g in self.gates]
+        return out
+
+
 def promote(model: str, *, run_id: str, approver: str, reason: str,
             require: Sequence[str] = (), beat_champion: str | None = None,
-            margin: float = 0.0, mode: str = "max", expect_version: Any = UNSET
-            ) -> PromotionRecord:
-    """Make `run_id`'s model the champion of `model` if every gate passes."""
+            margin: float = 0.0, mode: str = "max", expect_version: Any = UNSET,
+            four_eyes: bool = False) -> PromotionRecord | PromotionRequest:
+    """Make `run_id`'s model the champion of `model` if every gate passes.
+
+    Under a four-eyes policy (`four_eyes=True`, or the model's `workbench.policy.four_eyes` tag)
+    `approver` is the requester: the gates are checked now and a pending request is returned for
+    someone else to `approve`.
+    """
     from workbench.tracking.store import tracking_client
 
     if not approver.strip() or not reason.strip():
@@ -63,8 +87,7 @@ def promote(model: str, *, run_id: str, approver: str, reason: str,
     gates = [metric_gate(r, run.data.metrics) for r in requirements]
     if beat_champion:
         gates.append(_champion_gate(client, model, run, beat_champion, margin, mode, expected))
-    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    evidence = _evidence(client, run)
+    now = _now()
     registry.ensure_registered(client, model)
     failed = [g for g in gates if not g.passed]
     if failed:
@@ -75,6 +98,51 @@ def promote(model: str, *, run_id: str, approver: str, reason: str,
                 "gates": [g.to_dict() for g in gates]})
         raise PromotionRefused(f"promotion of run {run_id} to {model} refused; failing gates: "
                                + "; ".join(f"{g.gate} ({g.detail})" for g in failed))
+    if four_eyes or registry.requires_four_eyes(client, model):
+        with registry.promotion_lock(client, model):
+            entry = registry.append_history(client, model, {
+                "action": "requested", "model": model, "run_id": run_id, "requester": approver,
+                "reason": reason, "at": now, "champion": expected,
+                "gates": [g.to_dict() for g in gates]})
+        return PromotionRequest(f"{model}/{entry['seq']}", model, run_id, approver, reason, now,
+                                expected, gates)
+    return _apply(client, model, run, approver, reason, now, gates, expected, requester=None)
+
+
+def approve(request_id: str, *, approver: str, reason: str) -> PromotionRecord:
+    """Complete a four-eyes request: a different person approves; the champion must not have
+    moved since the request (else PromotionConflict, nothing moved)."""
+    from workbench.tracking.store import tracking_client
+
+    model, _, seq = request_id.rpartition("/")
+    if not model or not seq.isdigit():
+        raise ConfigError(f"request {request_id!r} is not MODEL/N (as `promote` printed it)")
+    if not approver.strip() or not reason.strip():
+        raise ConfigError("an approval needs an approver and a reason (--approver, --reason)")
+    client = tracking_client()
+    entries = registry.read_history(client, model)
+    request = next((e for e in entries if e.get("seq") == int(seq)
+                    and e.get("action") == "requested"), None)
+    if request is None:
+        raise ConfigError(f"no pending promotion request {request_id}; see `workbench history "
+                          f"{model}`")
+    if any(e.get("request") == request_id for e in entries):
+        raise ConfigError(f"request {request_id} was already decided")
+    if approver.strip() == str(request["requester"]).strip():
+        raise ConfigError(f"four-eyes policy: {approver} requested this promotion and cannot "
+                          "approve it; ask someone else")
+    run = _finished_run(client, str(request["run_id"]))
+    gates = [GateResult(**g) for g in request.get("gates", [])]
+    return _apply(client, model, run, approver, reason, _now(), gates,
+                  request.get("champion"), requester=str(request["requester"]),
+                  request_id=request_id)
+
+
+def _apply(client: MlflowClient, model: str, run: Any, approver: str, reason: str, now: str,
+           gates: list[GateResult], expected: str | None, *, requester: str | None,
+           request_id: str | None = None) -> PromotionRecord:
+    """Under the lock: check the champion, register, record, move the alias, log history."""
+    run_id = str(run.info.run_id)
     with registry.promotion_lock(client, model):
         current = registry.champion_version(client, model)
         if current != expected:
@@ -83,6 +151,7 @@ def promote(model: str, *, run_id: str, approver: str, reason: str,
                 f"{'none' if expected is None else 'v' + expected}; nothing was moved: check "
                 f"the new champion, then pass --expect-version {current} to promote anyway")
         version = registry.version_for_run(client, model, run_id)
+        evidence = {**_evidence(client, run), "requester": requester, "request": request_id}
         record = PromotionRecord(model, version, current, registry.CHAMPION, run_id, approver,
                                  reason, now, gates, evidence)
         _write_record(client, record)
@@ -91,11 +160,16 @@ def promote(model: str, *, run_id: str, approver: str, reason: str,
             registry.append_history(client, model, {
                 "action": "promoted", "model": model, "version": version, "previous": current,
                 "run_id": run_id, "approver": approver, "reason": reason, "at": now,
+                "requester": requester, "request": request_id,
                 "gates": [g.to_dict() for g in gates]})
         except BaseException:  # no alias move without its history entry
             _restore_alias(client, model, current)
             raise
     return record
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 def rollback(model: str, *, to_version: str | int | None = None, approver: str = "",
@@ -119,7 +193,7 @@ def rollback(model: str, *, to_version: str | int | None = None, approver: str =
         except Exception:
             raise ConfigError(f"{model} has no version {target}") from None
         client.set_registered_model_alias(model, registry.CHAMPION, target)
-        now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        now = _now()
         try:
             entry = registry.append_history(client, model, {
                 "action": "rollback", "model": model, "version": target, "previous": current,

@@ -34,6 +34,16 @@ def champion_version(client: MlflowClient, model: str) -> str | None:
         return None
 
 
+FOUR_EYES_TAG = "workbench.policy.four_eyes"
+
+
+def requires_four_eyes(client: MlflowClient, model: str) -> bool:
+    try:
+        return client.get_registered_model(model).tags.get(FOUR_EYES_TAG, "") == "true"
+    except Exception:
+        return False
+
+
 def ensure_registered(client: MlflowClient, model: str) -> None:
     from mlflow.exceptions import MlflowException
 
