@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -388,6 +389,47 @@ def pipeline_create(notebook: str, name: str, model: str | None, force: bool,
                f"({', '.join(spec.params)}), step {spec.steps[0].name}")
 
 
+@pipeline.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def pipeline_list(as_json: bool) -> None:
+    """Pipelines in ./pipelines: last run, its status, next scheduled run."""
+    from pathlib import Path
+
+    from workbench.pipelines.listing import list_pipelines
+
+    rows = list_pipelines(Path.cwd().resolve())
+    if as_json:
+        _emit({"pipelines": rows})
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("pipeline", "steps", "schedule", "next run", "last run", "status")
+    for r in rows:
+        if "error" in r:
+            table.add_row(r["name"], "", "", "", "", f"[red]invalid[/]: {r['error']}")
+            continue
+        table.add_row(r["name"], str(r["steps"]), r["schedule"] or "", r["next_run"] or "",
+                      r["last_run"] or "never", r["last_status"] or "")
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
+
+
+@pipeline.command("schedule")
+@click.argument("name")
+@click.option("--cron", required=True, help='cron expression in UTC, e.g. "0 3 * * *"')
+def pipeline_schedule(name: str, cron: str) -> None:
+    """Run pipeline NAME on a schedule (kept in its spec; `workbench scheduler` runs it)."""
+    from pathlib import Path
+
+    from workbench.pipelines.schedule import next_run, set_schedule
+
+    spec = set_schedule(name, cron, root=Path.cwd().resolve())
+    import datetime
+
+    upcoming = next_run(spec, datetime.datetime.now(datetime.UTC))
+    click.echo(f"{name}: {cron} (UTC); next run {upcoming.isoformat() if upcoming else '-'}")
+
+
 @pipeline.command("run")
 @click.argument("name")
 @click.option("-p", "--param", "params", multiple=True, help="key=value (JSON values parsed)")
@@ -533,6 +575,26 @@ def dossier(model: str, version: str, html_path: str | None) -> None:
         partial.replace(target)
         click.echo(f"wrote {target}", err=True)
     _emit(data)
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="run what is due now, then exit")
+@click.option("--interval", type=float, default=30.0, show_default=True, help="seconds per tick")
+def scheduler(once: bool, interval: float) -> None:
+    """Run scheduled pipelines of ./pipelines (each slot once, even with several schedulers)."""
+    from pathlib import Path
+
+    from workbench.config import settings
+    from workbench.pipelines.schedule import Scheduler
+
+    service = Scheduler(Path.cwd().resolve(), settings().home)
+    if once:
+        for name, slot in service.tick():
+            click.echo(f"ran {name} for {slot}")
+        return
+    click.echo(f"scheduler: checking ./pipelines every {interval:g}s (Ctrl-C stops)", err=True)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a person stops it
+        service.serve(interval)
 
 
 def main() -> None:

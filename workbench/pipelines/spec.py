@@ -113,7 +113,8 @@ class PipelineSpec(BaseModel):
     steps: list[Step]
     model: str | None = None  # the registered model the pipeline produces
     gates: list[Gate] = Field(default_factory=list)
-    schedule: str | None = None  # cron, e.g. "0 3 * * *"
+    schedule: str | None = None  # cron, e.g. "0 3 * * *" (UTC)
+    schedule_since: str | None = None  # ISO time the schedule was set: no slot before it runs
     drift: DriftPolicy | None = None
 
     @field_validator("name")
@@ -121,6 +122,15 @@ class PipelineSpec(BaseModel):
     def _name(cls, value: str) -> str:
         if not NAME.match(value):
             raise ValueError(f"pipeline name {value!r}: use letters, digits, '_', '-', '.'")
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        from croniter import croniter
+
+        if value is not None and not croniter.is_valid(value):
+            raise ValueError(f"schedule {value!r} is not a cron expression, e.g. '0 3 * * *'")
         return value
 
     @model_validator(mode="after")
