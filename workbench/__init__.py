@@ -46,6 +46,7 @@ _EXPORTS = {
     "PromotionRecord": "workbench.promotion.promote",
     "dossier": "workbench.promotion.dossier",
     "approve": "workbench.promotion.promote",
+    "monitor": "workbench.pipelines.monitor",
 }
 _SUBMODULES = {"demo", "pipeline"}
 
@@ -71,6 +72,7 @@ __all__ = [
     "drift_history",
     "history",
     "loguniform",
+    "monitor",
     "performance_drift",
     "pipeline",
     "promote",
@@ -100,6 +102,7 @@ if TYPE_CHECKING:
     from workbench.monitoring.performance import performance_drift
     from workbench.monitoring.result import ColumnDrift, DriftResult
     from workbench.monitoring.validation import ValidationResult, validate
+    from workbench.pipelines.monitor import monitor
     from workbench.promotion.dossier import dossier
     from workbench.promotion.promote import (
         PromotionRecord,

@@ -597,6 +597,22 @@ def scheduler(once: bool, interval: float) -> None:
         service.serve(interval)
 
 
+@cli.command()
+@click.argument("model")
+@click.option("--data", required=True, type=click.Path(), help="new production data")
+@click.option("--json", "as_json", is_flag=True)
+def monitor(model: str, data: str, as_json: bool) -> None:
+    """Check MODEL's new data for drift; past the policy, retrain (once per cooldown)."""
+    from workbench.pipelines.monitor import monitor as check
+
+    outcome = check(model, data)
+    if as_json:
+        _emit(outcome.to_dict())
+        return
+    click.echo(f"{model}: drift share {outcome.share:.2f} (threshold {outcome.threshold}); "
+               f"{outcome.reason or 'no action'}")
+
+
 def main() -> None:
     cli(prog_name="workbench")
 

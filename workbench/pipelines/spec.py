@@ -98,8 +98,9 @@ class DriftPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data: str | None = None  # where production data lands (Parquet/CSV directory)
-    threshold: float = Field(0.5, gt=0, le=1)  # drifted column share that triggers retraining
-    cooldown_hours: float = Field(24.0, ge=0)
+    reference: str | None = None  # training data, when the champion's run does not name a path
+    threshold: float = Field(default=0.5, gt=0, le=1)  # drifted share that triggers retraining
+    cooldown_hours: float = Field(default=24.0, ge=0)
     auto_promote: bool = False
 
 

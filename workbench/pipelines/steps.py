@@ -135,7 +135,12 @@ def _run_function(task: StepTask, client: Any) -> dict[str, Any]:
     accepted = inspect.signature(fn).parameters
     takes_all = any(p.kind == p.VAR_KEYWORD for p in accepted.values())
     kwargs = {k: v for k, v in task.params.items() if takes_all or k in accepted}
-    returned = fn(**kwargs)
+    before = os.getcwd()
+    os.chdir(task.root)  # as notebook steps: relative paths mean the project's
+    try:
+        returned = fn(**kwargs)
+    finally:
+        os.chdir(before)
     outputs = dict(returned) if isinstance(returned, dict) else {}
     numbers = {k: float(v) for k, v in outputs.items()
                if isinstance(v, (int, float)) and not isinstance(v, bool)}

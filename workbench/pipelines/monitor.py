@@ -1,0 +1,134 @@
+"""`wb.monitor` / `workbench monitor`: drift of production data triggers retraining, once.
+
+The champion's training data (its run's dataset source, or the policy's `reference`) is compared
+with the new data; the check is logged to the model's drift history. Past the policy's threshold
+the pipeline that produces the model runs, with the drift window as parameters (those the spec
+declares: `drift_data`, `drift_detected_at`, `drift_share`). A storm of drifting checks starts one
+run per cooldown window: the window is claimed with an O_EXCL file, so concurrent monitors agree.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import ConfigError
+from workbench.pipelines.create import PIPELINES_DIR
+from workbench.pipelines.spec import DriftPolicy, PipelineSpec, load_spec
+
+
+@dataclass
+class MonitorResult:
+    model: str
+    version: str | None
+    drifted: bool
+    share: float
+    threshold: float
+    check_run_id: str
+    triggered: bool
+    pipeline: str
+    pipeline_run_id: str | None = None
+    pipeline_status: str | None = None
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def monitor(model: str, current: Any, *, root: str | Path | None = None,
+            policy: DriftPolicy | None = None, now: datetime.datetime | None = None
+            ) -> MonitorResult:
+    from workbench.config import settings
+    from workbench.monitoring.api import drift
+    from workbench.pipelines.run import run
+    from workbench.promotion import registry
+    from workbench.tracking.store import tracking_client
+
+    base = Path(root or Path.cwd()).resolve()
+    spec = _pipeline_for(model, base)
+    policy = policy or spec.drift or DriftPolicy()
+    client = tracking_client()
+    version = registry.champion_version(client, model)
+    reference = _reference(client, model, version, policy, base)
+    result = drift(reference, current)
+    check_run = result.log(model=model, version=version)
+    now = now or datetime.datetime.now(datetime.UTC)
+    outcome = MonitorResult(model, version, result.drifted, result.share, policy.threshold,
+                            check_run, False, spec.name)
+    if result.share < policy.threshold:
+        outcome.reason = f"drift share {result.share:.2f} below the threshold {policy.threshold}"
+        return outcome
+    claim = _claim_window(settings().home, model, now, policy.cooldown_hours)
+    if claim is None:
+        outcome.reason = f"retraining already started within the {policy.cooldown_hours:g} h " \
+                         "cooldown"
+        return outcome
+    params = {"drift_data": str(current), "drift_detected_at": now.isoformat(timespec="seconds"),
+              "drift_share": float(result.share)}
+    declared = {k: v for k, v in params.items() if k in spec.params}
+    outcome.triggered = True
+    try:
+        retrain = run(spec.name, declared, root=base)
+        outcome.pipeline_run_id, outcome.pipeline_status = retrain.run_id, retrain.status
+        outcome.reason = f"drift share {result.share:.2f} >= {policy.threshold}: retrained"
+    finally:
+        claim.write_text(json.dumps(outcome.to_dict(), default=str))
+    client.set_tag(check_run, "workbench.triggered_run", outcome.pipeline_run_id or "")
+    return outcome
+
+
+def _pipeline_for(model: str, root: Path) -> PipelineSpec:
+    for path in sorted((root / PIPELINES_DIR).glob("*.yaml")):
+        spec = load_spec(path)
+        if spec.model == model:
+            return spec
+    raise ConfigError(f"no pipeline in {root / PIPELINES_DIR} produces model {model!r}; set "
+                      "`model:` in the spec of the pipeline that retrains it")
+
+
+def _reference(client: Any, model: str, version: str | None, policy: DriftPolicy,
+               root: Path) -> Any:
+    if version is not None:
+        run_id = client.get_model_version(model, version).run_id
+        if run_id:
+            inputs = client.get_run(run_id).inputs
+            for dataset_input in (inputs.dataset_inputs if inputs else []):
+                source = _source_path(dataset_input.dataset.source)
+                if source is not None and source.exists():
+                    return source
+    if policy.reference:
+        path = (root / policy.reference).resolve()
+        if not path.exists():
+            raise ConfigError(f"drift.reference {path} does not exist; fix the pipeline spec")
+        return path
+    raise ConfigError(f"cannot find the training data of {model}"
+                      f"{f' v{version}' if version else ''}: train it from a Parquet/CSV path, "
+                      "or set drift.reference in its pipeline spec")
+
+
+def _source_path(source: str) -> Path | None:
+    try:
+        data = json.loads(source)
+        text = data.get("uri") or data.get("path") or data.get("url") or ""
+    except (ValueError, AttributeError):
+        text = source
+    text = str(text).removeprefix("file://")
+    return Path(text) if text.startswith("/") else None
+
+
+def _claim_window(home: Path, model: str, now: datetime.datetime,
+                  cooldown_hours: float) -> Path | None:
+    """The claim file of the cooldown window `now` falls in, if this call created it."""
+    seconds = max(cooldown_hours * 3600, 1.0)
+    window = int(now.timestamp() // seconds)
+    path = home / "monitor" / model.replace("/", "_") / f"window-{window}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except FileExistsError:
+        return None
+    return path
