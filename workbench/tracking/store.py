@@ -15,7 +15,8 @@ from workbench.errors import UnreachableError
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-_QUIET = ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent", "mlflow.models.model")
+_QUIET = ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent", "mlflow.models.model",
+          "mlflow.tracking._model_registry.fluent")
 
 
 def quiet_mlflow() -> None:
