@@ -43,9 +43,9 @@ class StepFailed(Exception):
 
 def run_step(task: StepTask, *upstream: Any) -> dict[str, Any]:
     """Run the step after its upstream steps (their results are only an ordering device)."""
-    from mlflow import MlflowClient
+    from workbench.tracking.store import tracking_client
 
-    client = MlflowClient(tracking_uri=task.tracking_uri)
+    client = tracking_client(task.tracking_uri)  # cached per worker: one store per process
     started = time.time()
     status = "FAILED"
     error: BaseException | None = None
