@@ -463,10 +463,15 @@ def pipeline_run(name: str, params: tuple[str, ...], as_json: bool) -> None:
               help="the champion version you expect (default: the one read at the start)")
 @click.option("--four-eyes", is_flag=True, help="someone else must approve (also on when the "
               "model's workbench.policy.four_eyes tag is true)")
+@click.option("--production-data", type=click.Path(), default=None,
+              help="recent production data: adds the data-validation and no-drift gates")
+@click.option("--training-data", type=click.Path(), default=None,
+              help="the run's training data (default: the path its dataset input names)")
 @click.option("--json", "as_json", is_flag=True)
 def promote(model: str, run_id: str, approver: str, reason: str, require: tuple[str, ...],
             beat_champion: str | None, margin: float, mode: str, expect_version: str | None,
-            four_eyes: bool, as_json: bool) -> None:
+            four_eyes: bool, production_data: str | None, training_data: str | None,
+            as_json: bool) -> None:
     """Make a run's model the champion of MODEL, if every gate passes."""
     from workbench.promotion.promote import UNSET, PromotionRequest
     from workbench.promotion.promote import promote as do_promote
@@ -474,7 +479,8 @@ def promote(model: str, run_id: str, approver: str, reason: str, require: tuple[
     record = do_promote(model, run_id=run_id, approver=approver, reason=reason,
                         require=require, beat_champion=beat_champion, margin=margin, mode=mode,
                         expect_version=UNSET if expect_version is None else expect_version,
-                        four_eyes=four_eyes)
+                        four_eyes=four_eyes, production_data=production_data,
+                        training_data=training_data)
     if as_json:
         _emit(record.to_dict())
         return

@@ -188,3 +188,23 @@ def test_four_eyes_needs_a_second_person(tracking: MlflowClient, wb_home: Path) 
         wb.approve(request.request_id, approver="cy", reason="again")
     actions = [(e["action"], e.get("approver") or e.get("requester")) for e in wb.history("credit")]
     assert actions == [("promoted", "ana"), ("requested", "ana"), ("promoted", "bo")]
+
+
+def test_data_gates_validate_and_check_drift_against_production(tracking: MlflowClient,
+                                                                wb_home: Path) -> None:
+    train = wb_home / "train.parquet"
+    wb.demo.make_dataset(3_000, seed=0).to_parquet(train)
+    calm, moved = wb.demo.make_dataset(2_000, seed=1), wb.demo.make_dataset(
+        2_000, seed=2, covariate_drift=0.9)
+    record = wb.promote("gated", run_id=trained(0.8), approver="ana", reason="data ok",
+                        production_data=calm, training_data=train)
+    assert [(g.gate, g.passed) for g in record.gates] == [("data validation", True),
+                                                          ("no data drift", True)]
+    with pytest.raises(PromotionRefused, match=r"failing gates: data validation \(failed: "
+                                               r"value_range.*no data drift \(drift detected"):
+        wb.promote("gated", run_id=trained(0.9), approver="ana", reason="drifted",
+                   production_data=moved, training_data=train)
+    assert champion(tracking, "gated") == "1"
+    with pytest.raises(ConfigError, match="names no training data on disk"):
+        wb.promote("gated", run_id=trained(0.9), approver="ana", reason="r",
+                   production_data=calm)

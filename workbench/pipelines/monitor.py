@@ -93,13 +93,12 @@ def _pipeline_for(model: str, root: Path) -> PipelineSpec:
 def _reference(client: Any, model: str, version: str | None, policy: DriftPolicy,
                root: Path) -> Any:
     if version is not None:
+        from workbench.tracking.datasets import training_data_path
+
         run_id = client.get_model_version(model, version).run_id
-        if run_id:
-            inputs = client.get_run(run_id).inputs
-            for dataset_input in (inputs.dataset_inputs if inputs else []):
-                source = _source_path(dataset_input.dataset.source)
-                if source is not None and source.exists():
-                    return source
+        found = training_data_path(client.get_run(run_id)) if run_id else None
+        if found is not None:
+            return found
     if policy.reference:
         path = (root / policy.reference).resolve()
         if not path.exists():
@@ -108,16 +107,6 @@ def _reference(client: Any, model: str, version: str | None, policy: DriftPolicy
     raise ConfigError(f"cannot find the training data of {model}"
                       f"{f' v{version}' if version else ''}: train it from a Parquet/CSV path, "
                       "or set drift.reference in its pipeline spec")
-
-
-def _source_path(source: str) -> Path | None:
-    try:
-        data = json.loads(source)
-        text = data.get("uri") or data.get("path") or data.get("url") or ""
-    except (ValueError, AttributeError):
-        text = source
-    text = str(text).removeprefix("file://")
-    return Path(text) if text.startswith("/") else None
 
 
 def _claim_window(home: Path, model: str, now: datetime.datetime,

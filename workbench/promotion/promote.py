@@ -66,12 +66,17 @@ class PromotionRequest:
 def promote(model: str, *, run_id: str, approver: str, reason: str,
             require: Sequence[str] = (), beat_champion: str | None = None,
             margin: float = 0.0, mode: str = "max", expect_version: Any = UNSET,
-            four_eyes: bool = False) -> PromotionRecord | PromotionRequest:
+            four_eyes: bool = False, production_data: Any = None,
+            training_data: Any = None) -> PromotionRecord | PromotionRequest:
     """Make `run_id`'s model the champion of `model` if every gate passes.
 
     Under a four-eyes policy (`four_eyes=True`, or the model's `workbench.policy.four_eyes` tag)
     `approver` is the requester: the gates are checked now and a pending request is returned for
     someone else to `approve`.
+
+    `production_data` (a path or DataFrame of recent production data) adds two data gates: the
+    run's training data (`training_data`, else the path its dataset input names) must pass
+    `wb.validate` against it and must not drift from it (`wb.drift`).
     """
     from workbench.tracking.store import tracking_client
 
@@ -87,6 +92,8 @@ def promote(model: str, *, run_id: str, approver: str, reason: str,
     gates = [metric_gate(r, run.data.metrics) for r in requirements]
     if beat_champion:
         gates.append(_champion_gate(client, model, run, beat_champion, margin, mode, expected))
+    if production_data is not None:
+        gates += _data_gates(run, training_data, production_data)
     now = _now()
     registry.ensure_registered(client, model)
     failed = [g for g in gates if not g.passed]
@@ -243,6 +250,30 @@ def _champion_gate(client: MlflowClient, model: str, run: Any, metric: str, marg
             champion_value = client.get_run(version.run_id).data.metrics.get(metric)
     return champion_gate(metric, margin, mode, run.data.metrics.get(metric), champion_value,
                          champion)
+
+
+def _data_gates(run: Any, training: Any, production: Any) -> list[GateResult]:
+    from workbench.monitoring.api import drift
+    from workbench.monitoring.validation import validate
+    from workbench.tracking.datasets import training_data_path
+
+    training = training if training is not None else training_data_path(run)
+    if training is None:
+        raise ConfigError(f"run {run.info.run_id} names no training data on disk; pass "
+                          "training_data= (--training-data) for the data gates")
+    checked = validate(training, production)
+    failed = [f"{c.name}[{c.column}]" if c.column else c.name for c in checked.failed]
+    result = drift(training, production)
+    source = {"training": str(training), "production": str(production)
+              if not hasattr(production, "shape") else f"DataFrame {production.shape}"}
+    return [
+        GateResult("data validation", checked.passed,
+                   "all checks pass" if checked.passed else f"failed: {', '.join(failed)}",
+                   {**source, "checks": len(checked.checks), "failed": failed}),
+        GateResult("no data drift", not result.drifted, result.summary(),
+                   {**source, "share": result.share, "drift_share": result.drift_share,
+                    "drifted_columns": result.drifted_columns, "engine": result.engine}),
+    ]
 
 
 def _evidence(client: MlflowClient, run: Any) -> dict[str, Any]:

@@ -25,3 +25,21 @@ def log_dataset(client: MlflowClient, run_id: str, source: DataSource, data: Any
     tags = [InputTag("mlflow.data.context", "training")]
     client.log_inputs(run_id, datasets=[DatasetInput(dataset, tags)])
     client.set_tag(run_id, "workbench.data.digest", source.digest)
+
+
+def training_data_path(run: Any) -> Any:
+    """The Parquet/CSV path a run's dataset input names, if it still exists (else None)."""
+    import json
+    from pathlib import Path
+
+    for dataset_input in (run.inputs.dataset_inputs if run.inputs else []):
+        source = dataset_input.dataset.source
+        try:
+            data = json.loads(source)
+            text = data.get("uri") or data.get("path") or data.get("url") or ""
+        except (ValueError, AttributeError):
+            text = source
+        text = str(text).removeprefix("file://")
+        if text.startswith("/") and Path(text).exists():
+            return Path(text)
+    return None
