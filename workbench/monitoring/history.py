@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ConfigError
+from workbench.tracking.store import filter_literal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,7 +82,7 @@ def _model_version(client: MlflowClient, model: str, version: str | int | None) 
     except Exception:
         pass
     try:
-        versions = client.search_model_versions(f"name = {_quoted(model)}")
+        versions = client.search_model_versions(f"name = {filter_literal(model)}")
     except Exception:
         return None
     return str(max(int(v.version) for v in versions)) if versions else None
@@ -133,7 +134,7 @@ def drift_history(model: str, *, experiment: str | None = None) -> pd.DataFrame:
     token = None
     while True:
         page = client.search_runs([found.experiment_id],
-                                  filter_string=f"tags.`{MODEL_TAG}` = {_quoted(model)} and "
+                                  filter_string=f"tags.`{MODEL_TAG}` = {filter_literal(model)} and "
                                                 f"tags.`{KIND_TAG}` = 'drift' and "
                                                 "attributes.status = 'FINISHED'",
                                   order_by=["attributes.start_time ASC"], max_results=1000,
@@ -154,11 +155,4 @@ def drift_history(model: str, *, experiment: str | None = None) -> pd.DataFrame:
             break
     frame = pd.DataFrame(rows, columns=None if rows else columns)
     return frame.sort_values("time", kind="stable").reset_index(drop=True) if rows else frame
-
-
-def _quoted(value: str) -> str:
-    """A string literal for an MLflow filter (which has no escapes: pick the other quote)."""
-    if '"' in value and "'" in value:
-        raise ConfigError(f"model name {value!r} has both quote characters; rename the model")
-    return f'"{value}"' if "'" in value else f"'{value}'"
 

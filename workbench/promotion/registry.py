@@ -115,7 +115,9 @@ def version_for_run(client: MlflowClient, model: str, run_id: str) -> str:
     """The version holding `run_id`'s model, registered now if it is not yet."""
     import mlflow
 
-    for version in client.search_model_versions(f"name = '{model}'"):
+    from workbench.tracking.store import filter_literal
+
+    for version in client.search_model_versions(f"name = {filter_literal(model)}"):
         if version.run_id == run_id:
             return str(version.version)
     registered = mlflow.register_model(f"runs:/{run_id}/model", model)

@@ -83,3 +83,13 @@ def ensure_experiment(client: MlflowClient, name: str | None = None) -> str:
 
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "experiment"
+
+
+def filter_literal(value: str) -> str:
+    """`value` as a string literal in an MLflow search filter (which has no escapes)."""
+    from workbench.errors import ConfigError
+
+    if '"' in value and "'" in value:
+        raise ConfigError(f"name {value!r} has both quote characters; MLflow cannot search "
+                          "for it: rename it")
+    return f'"{value}"' if "'" in value else f"'{value}'"
