@@ -312,7 +312,6 @@ def drift_command(reference: str, current: str, columns: str | None, engine: str
                   model: str | None, model_version: str | None, run_id: str | None,
                   html_path: str | None, fail_on_drift: bool, as_json: bool) -> None:
     """Compare CURRENT data with REFERENCE data (Parquet/CSV files or directories)."""
-    from pathlib import Path
 
     from workbench.monitoring.api import drift
 
@@ -322,14 +321,7 @@ def drift_command(reference: str, current: str, columns: str | None, engine: str
     result = drift(reference, current, columns=names, engine=engine)
     out = result.to_dict()
     if html_path:
-        target = Path(html_path).expanduser().resolve()
-        if not target.parent.is_dir():
-            raise click.BadParameter(f"directory {target.parent} does not exist",
-                                     param_hint="--html")
-        partial = target.with_name(target.name + ".partial")  # never a half-written report
-        partial.write_text(result.to_html(), encoding="utf-8")
-        partial.replace(target)
-        out["html"] = str(target)
+        out["html"] = str(_write_html(html_path, result.to_html))
     if run_id is not None:
         out["logged_run_id"] = result.log(run_id)
     if model is not None:
@@ -345,6 +337,18 @@ def drift_command(reference: str, current: str, columns: str | None, engine: str
     if fail_on_drift and result.drifted:
         click.echo(f"error: {result.summary()}", err=True)
         sys.exit(DRIFT_EXIT)
+
+
+def _write_html(path: str, render: Callable[[], str]) -> Any:
+    """`--html PATH`: checked before rendering, written whole or not at all."""
+    from pathlib import Path
+
+    from workbench.files import write_atomically
+
+    target = Path(path).expanduser().resolve()
+    if not target.parent.is_dir():
+        raise click.BadParameter(f"directory {target.parent} does not exist", param_hint="--html")
+    return write_atomically(target, render())
 
 
 def _print_drift(result: Any) -> None:
@@ -565,21 +569,13 @@ def history(model: str, verify: bool, as_json: bool) -> None:
               help="write the dossier as one HTML page here")
 def dossier(model: str, version: str, html_path: str | None) -> None:
     """Everything an auditor asks about MODEL VERSION (JSON on stdout)."""
-    from pathlib import Path
 
     from workbench.promotion.dossier import dossier as build
     from workbench.promotion.dossier import to_html
 
     data = build(model, version)
     if html_path:
-        target = Path(html_path).expanduser().resolve()
-        if not target.parent.is_dir():
-            raise click.BadParameter(f"directory {target.parent} does not exist",
-                                     param_hint="--html")
-        partial = target.with_name(target.name + ".partial")
-        partial.write_text(to_html(data), encoding="utf-8")
-        partial.replace(target)
-        click.echo(f"wrote {target}", err=True)
+        click.echo(f"wrote {_write_html(html_path, lambda: to_html(data))}", err=True)
     _emit(data)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from workbench.errors import ConfigError
+from workbench.files import write_atomically
 from workbench.pipelines.notebook_params import notebook_parameters
 from workbench.pipelines.spec import PipelineSpec, Step, dump_spec, load_spec
 
@@ -39,10 +40,7 @@ def create(notebook: str | Path, name: str, *, model: str | None = None,
     if target.exists() and not force:
         raise ConfigError(f"{target} exists; edit it, pick another --name, or pass --force")
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    partial.write_text(f"# Pipeline {name}, created from {relative}. Edit freely: "
-                       f"`workbench pipeline run {name}` checks it first.\n" + dump_spec(spec),
-                       encoding="utf-8")
-    load_spec(partial)  # what we write must read back
-    partial.replace(target)
-    return target
+    header = (f"# Pipeline {name}, created from {relative}. Edit freely: "
+              f"`workbench pipeline run {name}` checks it first.\n")
+    # what we write must read back
+    return write_atomically(target, header + dump_spec(spec), check=load_spec)

@@ -87,7 +87,7 @@ def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path 
     from workbench.config import settings
     from workbench.dask_cluster import cluster
     from workbench.tracking.provenance import run_tags
-    from workbench.tracking.store import ensure_experiment, tracking_client
+    from workbench.tracking.store import ensure_experiment, log_params, tracking_client
 
     base = Path(root or Path.cwd()).resolve()
     spec = load_spec(spec_path(name, base))
@@ -99,7 +99,7 @@ def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path 
     parent = tracking.create_run(experiment_id, run_name=f"{name}", tags=tags).info.run_id
     outcome = PipelineRun(name=name, run_id=parent, status="RUNNING", params=values)
     try:
-        _log_params(tracking, parent, values)
+        log_params(tracking, parent, values)
         runs = {}
         for step in spec.steps:
             runs[step.name] = tracking.create_run(
@@ -108,7 +108,7 @@ def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path 
                       "workbench.pipeline": name, "workbench.step": step.name,
                       **({"workbench.notebook": step.notebook} if step.notebook else {})},
             ).info.run_id
-            _log_params(tracking, runs[step.name], per_step[step.name])
+            log_params(tracking, runs[step.name], per_step[step.name])
             outcome.steps[step.name] = StepOutcome(step.name, runs[step.name], "RUNNING")
         dask = cluster()
         futures: dict[str, Any] = {}
@@ -133,14 +133,6 @@ def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path 
     if failed:
         raise PipelineFailed(f"pipeline {name} failed (run {parent}): {failed[0].error}")
     return outcome
-
-
-def _log_params(tracking: Any, run_id: str, values: Mapping[str, Any]) -> None:
-    from mlflow.entities import Param
-
-    items = [Param(k, str(v)[:6000]) for k, v in values.items()]
-    for start in range(0, len(items), 100):
-        tracking.log_batch(run_id, params=items[start:start + 100])
 
 
 def _wait(futures: dict[str, Any], outcome: PipelineRun,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import ConfigError
+from workbench.files import write_atomically
 from workbench.pipelines.create import PIPELINES_DIR
 from workbench.pipelines.spec import PipelineSpec, load_spec
 
@@ -41,11 +42,8 @@ def set_schedule(name: str, cron: str, *, root: Path,
     lines = [line for line in path.read_text(encoding="utf-8").splitlines()
              if not re.match(r"^(schedule|schedule_since):", line)]
     lines += [f"schedule: {json.dumps(cron)}", f"schedule_since: {json.dumps(since)}"]
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    spec = load_spec(partial)
-    partial.replace(path)
-    return spec
+    write_atomically(path, "\n".join(lines) + "\n", check=load_spec)
+    return load_spec(path)
 
 
 def next_run(spec: PipelineSpec, now: datetime.datetime) -> datetime.datetime | None:

@@ -6,8 +6,9 @@ import logging
 import re
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workbench.config import DEFAULT_EXPERIMENT, settings
 from workbench.errors import UnreachableError
@@ -93,3 +94,12 @@ def filter_literal(value: str) -> str:
         raise ConfigError(f"name {value!r} has both quote characters; MLflow cannot search "
                           "for it: rename it")
     return f'"{value}"' if "'" in value else f"'{value}'"
+
+
+def log_params(client: MlflowClient, run_id: str, values: Mapping[str, Any]) -> None:
+    """Params in batches of 100 (MLflow's limit), values cut to MLflow's 6000 characters."""
+    from mlflow.entities import Param
+
+    items = [Param(str(k), str(v)[:6000]) for k, v in values.items()]
+    for start in range(0, len(items), 100):
+        client.log_batch(run_id, params=items[start:start + 100])

@@ -169,10 +169,9 @@ def _check_world(dask: Client, workers: int) -> None:
 
 def _create_run(tracking: MlflowClient, experiment_id: str, run_name: str | None, plan: _Plan,
                 params: Mapping[str, Any], extra_tags: Mapping[str, str] | None = None) -> str:
-    from mlflow.entities import Param
-
     from workbench.tracking.datasets import log_dataset
     from workbench.tracking.provenance import environment_lock, run_tags
+    from workbench.tracking.store import log_params
 
     if plan.tags is None:  # git and notebook lookups once per launch, not once per trial
         plan.tags = {**run_tags(plan.seed), "workbench.function": plan.name}
@@ -180,9 +179,7 @@ def _create_run(tracking: MlflowClient, experiment_id: str, run_name: str | None
     run = tracking.create_run(experiment_id, run_name=run_name, tags=tags)
     run_id = str(run.info.run_id)
     try:
-        items = [Param(k, _param_str(v)) for k, v in params.items()]
-        for start in range(0, len(items), 100):
-            tracking.log_batch(run_id, params=items[start:start + 100])
+        log_params(tracking, run_id, params)
         if plan.source is not None:
             log_dataset(tracking, run_id, plan.source, plan.data, plan.spec_obj.target)
         tracking.log_text(run_id, environment_lock(), "environment/requirements.lock")
@@ -190,10 +187,6 @@ def _create_run(tracking: MlflowClient, experiment_id: str, run_name: str | None
         tracking.set_terminated(run_id, "FAILED")
         raise
     return run_id
-
-
-def _param_str(value: Any) -> str:
-    return str(value)[:6000]
 
 
 def _describe_dim(value: Any) -> str:
