@@ -443,7 +443,8 @@ def pipeline_run(name: str, params: tuple[str, ...], as_json: bool) -> None:
     from workbench.pipelines.run import run
 
     def show(step: str, state: str, detail: str) -> None:
-        marks = {"queued": "..", "finished": "ok", "failed": "FAILED", "killed": "skipped"}
+        marks = {"queued": "..", "running": ">>", "finished": "ok", "failed": "FAILED",
+                 "killed": "skipped"}
         click.echo(f"{marks.get(state, state):>7}  {step}  {detail}", err=True)
 
     outcome = run(name, _parse_params(params), on_event=show)

@@ -60,7 +60,7 @@ def test_notebook_pipeline_runs_as_parent_and_step_runs(tracking: MlflowClient,
                               on_event=lambda step, state, _: events.append((step, state)))
     assert outcome.status == "FINISHED"
     assert json.loads((project / "out-b.json").read_text()) == {"rows": 25}
-    assert events == [("pilot", "queued"), ("pilot", "finished")]
+    assert events == [("pilot", "queued"), ("pilot", "running"), ("pilot", "finished")]
     parent = tracking.get_run(outcome.run_id)
     assert parent.info.status == "FINISHED" and parent.data.params == {"rows": "25",
                                                                       "label": "b"}

@@ -208,3 +208,69 @@ def test_data_gates_validate_and_check_drift_against_production(tracking: Mlflow
     with pytest.raises(ConfigError, match="names no training data on disk"):
         wb.promote("gated", run_id=trained(0.9), approver="ana", reason="r",
                    production_data=calm)
+
+
+def _gated_project(root: Path, gates: str, extra: str = "") -> Path:
+    (root / "pipelines").mkdir(parents=True, exist_ok=True)
+    (root / "pipelines" / "retrain.yaml").write_text(
+        "name: retrain\nmodel: churn\nsteps:\n  - {name: train, function: 'steps:train'}\n"
+        f"gates:\n{gates}{extra}")
+    return root
+
+
+def test_the_pipeline_spec_gates_apply_to_its_model(tracking: MlflowClient,
+                                                    tmp_path: Path) -> None:
+    root = _gated_project(tmp_path / "project", "  - metric: val_auc >= 0.85\n"
+                                                "  - beat_champion: val_auc by 0.01\n")
+    with pytest.raises(PromotionRefused, match=r"failing gates: metric val_auc>=0.85 "
+                                               r"\(val_auc = 0.8\)$"):
+        wb.promote("churn", run_id=trained(0.80), approver="ana", reason="r", root=root)
+    record = wb.promote("churn", run_id=trained(0.90), approver="ana", reason="r", root=root,
+                        require=["val_auc>=0.5"])
+    assert [(g.gate, g.inputs["source"]) for g in record.gates] == [
+        ("metric val_auc>=0.5", "flag"), ("metric val_auc>=0.85", "pipelines/retrain.yaml"),
+        ("beats champion on val_auc by 0.01", "pipelines/retrain.yaml")]
+    with pytest.raises(PromotionRefused, match=r"beats champion on val_auc by 0.01 "
+                                               r"\(0.895 vs champion v1 0.9\)"):
+        wb.promote("churn", run_id=trained(0.895), approver="ana", reason="r", root=root)
+    assert champion(tracking, "churn") == "1"
+    rejected = [e for e in wb.history("churn") if e["action"] == "rejected"]
+    assert [g["inputs"]["source"] for g in rejected[0]["gates"]] == ["pipelines/retrain.yaml"] * 2
+    # another model is not held to this pipeline's gates
+    assert wb.promote("other", run_id=trained(0.5), approver="ana", reason="r",
+                      root=root).version == "1"
+
+
+def test_spec_data_gates_read_the_policy_production_data(tracking: MlflowClient,
+                                                         tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    train = tmp_path / "train.parquet"
+    wb.demo.make_dataset(3_000, seed=0).to_parquet(train)
+    _gated_project(root, "  - {validation: true, drift: true}\n")
+    with pytest.raises(ConfigError, match=r"gates validation \(pipelines/retrain.yaml\), drift "
+                                          r"\(pipelines/retrain.yaml\) need recent production "
+                                          r"data: pass --production-data"):
+        wb.promote("churn", run_id=trained(0.8), approver="ana", reason="r", root=root,
+                   training_data=train)
+    (root / "incoming").mkdir()
+    wb.demo.make_dataset(2_000, seed=2, covariate_drift=0.9).to_parquet(
+        root / "incoming" / "week1.parquet")
+    _gated_project(root, "  - {validation: true, drift: true}\n",
+                   "drift:\n  data: incoming\n")
+    with pytest.raises(PromotionRefused, match="no data drift"):
+        wb.promote("churn", run_id=trained(0.8), approver="ana", reason="r", root=root,
+                   training_data=train)
+    assert wb.history("churn")[-1]["gates"][1]["inputs"]["production"] == \
+        str(root / "incoming")
+
+
+def test_bad_spec_gates_point_at_their_line(tracking: MlflowClient, tmp_path: Path) -> None:
+    root = _gated_project(tmp_path / "project", "  - metric: val_auc >= 0.85\n"
+                                                "  - metric: val_auc about 0.9\n")
+    with pytest.raises(ConfigError, match=r"retrain.yaml:7: gates.1.metric: requirement "
+                                          r"'val_auc about 0.9' is not METRIC OP VALUE"):
+        wb.promote("churn", run_id=trained(0.9), approver="ana", reason="r", root=root)
+    _gated_project(root, "  - {mode: min}\n")
+    with pytest.raises(ConfigError, match="a gate needs one of metric:"):
+        wb.promote("churn", run_id=trained(0.9), approver="ana", reason="r", root=root)
+    assert tracking.search_registered_models() == []

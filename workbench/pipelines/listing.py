@@ -9,7 +9,21 @@ from typing import Any
 from workbench.errors import ConfigError
 from workbench.pipelines.create import PIPELINES_DIR
 from workbench.pipelines.schedule import next_run
-from workbench.pipelines.spec import load_spec
+from workbench.pipelines.spec import PipelineSpec, load_spec
+
+
+def pipeline_for_model(model: str, root: Path) -> tuple[Path, PipelineSpec] | None:
+    """The pipeline whose `model:` is `model`, or None. A spec that cannot be read is an
+    error, not a skip: it may hold the gates this model must pass."""
+    found = []
+    for path in sorted((root / PIPELINES_DIR).glob("*.yaml")):
+        spec = load_spec(path)
+        if spec.model == model:
+            found.append((path, spec))
+    if len(found) > 1:
+        raise ConfigError(f"pipelines {', '.join(p.name for p, _ in found)} all produce model "
+                          f"{model!r}; keep `model: {model}` in one of them")
+    return found[0] if found else None
 
 
 def list_pipelines(root: Path) -> list[dict[str, Any]]:

@@ -18,7 +18,8 @@ from typing import Any
 
 from workbench.errors import ConfigError
 from workbench.pipelines.create import PIPELINES_DIR
-from workbench.pipelines.spec import DriftPolicy, PipelineSpec, load_spec
+from workbench.pipelines.listing import pipeline_for_model
+from workbench.pipelines.spec import DriftPolicy, PipelineSpec
 
 
 @dataclass
@@ -82,12 +83,11 @@ def monitor(model: str, current: Any, *, root: str | Path | None = None,
 
 
 def _pipeline_for(model: str, root: Path) -> PipelineSpec:
-    for path in sorted((root / PIPELINES_DIR).glob("*.yaml")):
-        spec = load_spec(path)
-        if spec.model == model:
-            return spec
-    raise ConfigError(f"no pipeline in {root / PIPELINES_DIR} produces model {model!r}; set "
-                      "`model:` in the spec of the pipeline that retrains it")
+    found = pipeline_for_model(model, root)
+    if found is None:
+        raise ConfigError(f"no pipeline in {root / PIPELINES_DIR} produces model {model!r}; set "
+                          "`model:` in the spec of the pipeline that retrains it")
+    return found[1]
 
 
 def _reference(client: Any, model: str, version: str | None, policy: DriftPolicy,

@@ -114,17 +114,24 @@ def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path 
         futures: dict[str, Any] = {}
         by_name = {s.name: s for s in spec.steps}
         token = uuid.uuid4().hex[:8]
+        topic = f"workbench-pipeline-{token}"
+        where = settings()
+        settings_env = {"WORKBENCH_HOME": str(where.home),
+                        **({"WORKBENCH_ARTIFACT_ROOT": where.artifact_root}
+                           if where.artifact_root else {})}
         for wave in spec.order():
             for step_name in wave:
                 step = by_name[step_name]
                 task = StepTask(pipeline=name, step=step.name, run_id=runs[step.name],
                                 tracking_uri=settings().tracking_uri, root=str(base),
                                 notebook=step.notebook, function=step.function,
-                                params=per_step[step.name], timeout_s=timeout_s)
+                                params=per_step[step.name], timeout_s=timeout_s,
+                                pipeline_run_id=parent, events=topic if on_event else None,
+                                settings_env=settings_env)
                 futures[step.name] = dask.submit(
                     run_step, task, *[futures[d] for d in step.depends_on],
                     key=f"pipeline-{name}-{step.name}-{token}", pure=False)
-        _wait(futures, outcome, on_event)
+        _wait(dask, topic, futures, outcome, on_event)
     except BaseException:
         _finish(tracking, outcome, "FAILED")
         raise
@@ -135,16 +142,37 @@ def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path 
     return outcome
 
 
-def _wait(futures: dict[str, Any], outcome: PipelineRun,
+def _wait(dask: Any, topic: str, futures: dict[str, Any], outcome: PipelineRun,
           on_event: Callable[[str, str, str], None] | None) -> None:
     import queue
+    import threading
 
     names = {f.key: n for n, f in futures.items()}
     started = time.monotonic()
     done: queue.Queue[Any] = queue.Queue()
+    lock = threading.Lock()  # events come from dask's thread and ours
+
+    def running(event: Any) -> None:
+        message = event[1] if isinstance(event, tuple) else event
+        name = message.get("step") if isinstance(message, dict) else None
+        with lock:
+            if on_event and name in outcome.steps and outcome.steps[name].status == "RUNNING":
+                on_event(name, "running", "")
+
     if on_event:
         for name in futures:
             on_event(name, "queued", "")
+        dask.subscribe_topic(topic, running)
+    try:
+        _collect(futures, names, done, started, outcome, on_event, lock)
+    finally:
+        if on_event:
+            dask.unsubscribe_topic(topic)
+
+
+def _collect(futures: dict[str, Any], names: dict[str, str], done: Any, started: float,
+             outcome: PipelineRun, on_event: Callable[[str, str, str], None] | None,
+             lock: Any) -> None:
     for future in futures.values():  # our client is not dask's default, so no as_completed
         future.add_done_callback(done.put)
     for _ in range(len(futures)):
@@ -165,7 +193,8 @@ def _wait(futures: dict[str, Any], outcome: PipelineRun,
                 step.status, step.error = "KILLED", f"not run: {str(own).splitlines()[0]}"
             detail = step.error or ""
         if on_event:
-            on_event(name, step.status.lower(), detail)
+            with lock:
+                on_event(name, step.status.lower(), detail)
 
 
 def _finish(tracking: Any, outcome: PipelineRun, status: str) -> None:

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from workbench.errors import ConfigError
+from workbench.promotion.gates import parse_beat, parse_requirement
 
 ParamType = Literal["int", "float", "str", "bool", "list", "dict"]
 PYTHON_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (float, int), "str": (str,),
@@ -86,12 +87,44 @@ class Step(BaseModel):
 
 
 class Gate(BaseModel):
+    """One promotion gate; `workbench promote` applies the gates of the pipeline whose `model:`
+    is the model being promoted, besides those given as flags."""
+
     model_config = ConfigDict(extra="forbid")
 
     metric: str | None = None  # e.g. "val_auc >= 0.8"
     beat_champion: str | None = None  # e.g. "val_auc by 0.01"
+    mode: Literal["max", "min"] = "max"  # for beat_champion: is a higher value better?
     validation: bool = False  # wb.validate of the training data against recent production data
     drift: bool = False  # no dataset drift of the training data against production data
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, value: str | None) -> str | None:
+        if value is not None:
+            _as_value_error(parse_requirement, value)
+        return value
+
+    @field_validator("beat_champion")
+    @classmethod
+    def _beat(cls, value: str | None) -> str | None:
+        if value is not None:
+            _as_value_error(parse_beat, value)
+        return value
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Gate:
+        if not (self.metric or self.beat_champion or self.validation or self.drift):
+            raise ValueError("a gate needs one of metric:, beat_champion:, validation: true, "
+                             "drift: true")
+        return self
+
+
+def _as_value_error(parse: Any, text: str) -> None:
+    try:
+        parse(text)
+    except ConfigError as exc:  # pydantic reports ValueErrors with the YAML line
+        raise ValueError(str(exc)) from None
 
 
 class DriftPolicy(BaseModel):

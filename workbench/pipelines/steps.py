@@ -6,6 +6,7 @@ notebook is the step run's artifact even when a cell fails, so the partial outpu
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import os
@@ -15,6 +16,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,9 @@ class StepTask:
     function: str | None
     params: dict[str, Any] = field(default_factory=dict)
     timeout_s: float | None = None
+    pipeline_run_id: str = ""  # the parent run: training runs started by the step are tagged
+    events: str | None = None  # dask event topic the client listens on for "running"
+    settings_env: dict[str, str] = field(default_factory=dict)  # the caller's store, for kernels
 
 
 class StepFailed(Exception):
@@ -50,9 +55,11 @@ def run_step(task: StepTask, *upstream: Any) -> dict[str, Any]:
     status = "FAILED"
     error: BaseException | None = None
     outputs: dict[str, Any] = {}
+    _announce(task)
     try:
         if task.notebook is not None:
-            _run_notebook(task, client)
+            with _seceded():
+                _run_notebook(task, client)
         else:
             outputs = _run_function(task, client)
         status = "FINISHED"
@@ -71,11 +78,55 @@ def run_step(task: StepTask, *upstream: Any) -> dict[str, Any]:
         client.set_terminated(task.run_id, status)
 
 
+def _announce(task: StepTask) -> None:
+    """Tell the client this step has started (it shows as running)."""
+    if task.events is None:
+        return
+    try:
+        from distributed import get_worker
+
+        get_worker().log_event(task.events, {"step": task.step, "state": "running"})
+    except ValueError:
+        pass  # not on a dask worker (called directly): nobody to tell
+
+
+@contextlib.contextmanager
+def _seceded() -> Iterator[None]:
+    """Leave the worker's thread pool while the kernel runs: a notebook that calls `wb.train`
+    submits to this same cluster, and must not wait for the thread its own step holds."""
+    try:
+        from distributed import get_worker, rejoin, secede
+
+        get_worker()
+    except ValueError:
+        yield
+        return
+    secede()
+    try:
+        yield
+    finally:
+        rejoin()
+
+
+def _scheduler_address() -> str | None:
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().scheduler.address)
+    except ValueError:
+        return None
+
+
 def _run_notebook(task: StepTask, client: Any) -> None:
     source = Path(task.root) / str(task.notebook)
     with tempfile.TemporaryDirectory(prefix="wb-step-") as scratch:
         env = {"WORKBENCH_NOTEBOOK": str(source), "WORKBENCH_PIPELINE": task.pipeline,
-               "WORKBENCH_PIPELINE_STEP": task.step, "WORKBENCH_PIPELINE_STEP_RUN": task.run_id}
+               "WORKBENCH_PIPELINE_STEP": task.step, "WORKBENCH_PIPELINE_STEP_RUN": task.run_id,
+               "WORKBENCH_PIPELINE_RUN": task.pipeline_run_id,
+               "MLFLOW_TRACKING_URI": task.tracking_uri, **task.settings_env}
+        address = _scheduler_address()
+        if address:  # wb.train in the notebook runs on the pipeline's own cluster
+            env["WORKBENCH_SCHEDULER"] = address
         if source.suffix == ".py":
             output = Path(scratch) / f"{source.stem}.html"
             try:
@@ -92,28 +143,34 @@ def _run_notebook(task: StepTask, client: Any) -> None:
                 client.log_artifact(task.run_id, str(output), "notebook")
 
 
+def _kernel_manager(env: dict[str, str]) -> type:
+    """A kernel manager that starts its kernel with `env` added: steps seceded from the
+    worker's pool may run side by side, so the process environment is never changed."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class StepKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            kw["env"] = {**os.environ, **kw.get("env", {}), **env}
+            await super().start_kernel(**kw)
+
+    return StepKernelManager
+
+
 def _papermill(source: Path, output: Path, task: StepTask, env: dict[str, str]) -> None:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # the kernel inherits them; a worker runs one step at a time
     try:
         papermill.execute_notebook(str(source), str(output), parameters=task.params,
                                    cwd=task.root, progress_bar=False, log_output=False,
-                                   execution_timeout=task.timeout_s, start_timeout=120)
+                                   execution_timeout=task.timeout_s, start_timeout=120,
+                                   kernel_manager_class=_kernel_manager(env))
     except PapermillExecutionError as exc:
         first = (exc.source or "").strip().splitlines()[:1]
         raise StepFailed(
             f"step {task.step} failed in cell [{exc.exec_count}] "
             f"({first[0][:60] if first else 'empty'}): {exc.ename}: {exc.evalue}\n"
             + ANSI.sub("", "\n".join(exc.traceback))) from None
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _marimo(source: Path, output: Path, task: StepTask, env: dict[str, str]) -> None:

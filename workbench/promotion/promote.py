@@ -12,15 +12,26 @@ import datetime
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ConfigError, PromotionConflict, PromotionRefused
+from workbench.pipelines.listing import pipeline_for_model
 from workbench.promotion import registry
-from workbench.promotion.gates import GateResult, champion_gate, metric_gate, parse_requirement
+from workbench.promotion.gates import (
+    GateResult,
+    Requirement,
+    champion_gate,
+    metric_gate,
+    parse_beat,
+    parse_requirement,
+)
 from workbench.promotion.ledger import verify
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+
+    from workbench.pipelines.spec import PipelineSpec
 
 UNSET: Any = object()
 
@@ -67,16 +78,22 @@ def promote(model: str, *, run_id: str, approver: str, reason: str,
             require: Sequence[str] = (), beat_champion: str | None = None,
             margin: float = 0.0, mode: str = "max", expect_version: Any = UNSET,
             four_eyes: bool = False, production_data: Any = None,
-            training_data: Any = None) -> PromotionRecord | PromotionRequest:
+            training_data: Any = None, root: str | Path | None = None
+            ) -> PromotionRecord | PromotionRequest:
     """Make `run_id`'s model the champion of `model` if every gate passes.
+
+    The gates are those given here plus those the pipeline producing `model` declares (the
+    spec in `root/pipelines/` whose `model:` is `model`; `root` defaults to the current
+    directory).
 
     Under a four-eyes policy (`four_eyes=True`, or the model's `workbench.policy.four_eyes` tag)
     `approver` is the requester: the gates are checked now and a pending request is returned for
     someone else to `approve`.
 
-    `production_data` (a path or DataFrame of recent production data) adds two data gates: the
-    run's training data (`training_data`, else the path its dataset input names) must pass
-    `wb.validate` against it and must not drift from it (`wb.drift`).
+    `production_data` (a path or DataFrame of recent production data; for spec gates, default
+    the spec's `drift.data`) feeds the data gates: the run's training data (`training_data`,
+    else the path its dataset input names) must pass `wb.validate` against it and must not
+    drift from it (`wb.drift`).
     """
     from workbench.tracking.store import tracking_client
 
@@ -84,16 +101,19 @@ def promote(model: str, *, run_id: str, approver: str, reason: str,
         raise ConfigError("a promotion needs an approver and a reason (--approver, --reason)")
     if mode not in ("max", "min"):
         raise ConfigError(f"mode must be 'max' or 'min', got {mode!r}")
-    requirements = [parse_requirement(r) for r in require]
+    wanted = GatePlan.from_flags(require, beat_champion, margin, mode,
+                                 data=production_data is not None)
+    base = Path(root or Path.cwd()).resolve()
+    declared = pipeline_for_model(model, base)
+    if declared is not None:
+        wanted = wanted.merge(GatePlan.from_spec(*declared, base))
+        if production_data is None and declared[1].drift and declared[1].drift.data:
+            production_data = (base / declared[1].drift.data).resolve()
     client = tracking_client()
     run = _finished_run(client, run_id)
     expected = registry.champion_version(client, model) if expect_version is UNSET \
         else (None if expect_version is None else str(expect_version))
-    gates = [metric_gate(r, run.data.metrics) for r in requirements]
-    if beat_champion:
-        gates.append(_champion_gate(client, model, run, beat_champion, margin, mode, expected))
-    if production_data is not None:
-        gates += _data_gates(run, training_data, production_data)
+    gates = _evaluate(client, model, run, wanted, expected, production_data, training_data)
     now = _now()
     registry.ensure_registered(client, model)
     failed = [g for g in gates if not g.passed]
@@ -241,6 +261,60 @@ def _finished_run(client: MlflowClient, run_id: str) -> Any:
     return run
 
 
+@dataclass
+class GatePlan:
+    """Which gates to evaluate, and where each was asked for (a flag or a spec file)."""
+
+    metrics: list[tuple[Requirement, str]] = field(default_factory=list)
+    beats: list[tuple[str, float, str, str]] = field(default_factory=list)  # metric, margin, mode
+    data: dict[str, str] = field(default_factory=dict)  # "validation"/"drift" -> source
+
+    @classmethod
+    def from_flags(cls, require: Sequence[str], beat: str | None, margin: float, mode: str,
+                   *, data: bool) -> GatePlan:
+        return cls([(parse_requirement(r), "flag") for r in require],
+                   [(beat, margin, mode, "flag")] if beat else [],
+                   {"validation": "flag", "drift": "flag"} if data else {})
+
+    @classmethod
+    def from_spec(cls, path: Path, spec: PipelineSpec, root: Path) -> GatePlan:
+        source = str(path.relative_to(root))
+        plan = cls()
+        for gate in spec.gates:
+            if gate.metric:
+                plan.metrics.append((parse_requirement(gate.metric), source))
+            if gate.beat_champion:
+                metric, margin = parse_beat(gate.beat_champion)
+                plan.beats.append((metric, margin, gate.mode, source))
+            for kind in ("validation", "drift"):
+                if getattr(gate, kind):
+                    plan.data[kind] = source
+        return plan
+
+    def merge(self, other: GatePlan) -> GatePlan:
+        return GatePlan(self.metrics + other.metrics, self.beats + other.beats,
+                        {**other.data, **self.data})
+
+
+def _evaluate(client: MlflowClient, model: str, run: Any, plan: GatePlan, expected: str | None,
+              production: Any, training: Any) -> list[GateResult]:
+    def sourced(gate: GateResult, source: str) -> GateResult:
+        return GateResult(gate.gate, gate.passed, gate.detail, {**gate.inputs, "source": source})
+
+    gates = [sourced(metric_gate(r, run.data.metrics), src) for r, src in plan.metrics]
+    for metric, margin, mode, src in plan.beats:
+        gates.append(sourced(_champion_gate(client, model, run, metric, margin, mode, expected),
+                             src))
+    if plan.data:
+        if production is None:
+            asked = ", ".join(f"{k} ({v})" for k, v in plan.data.items())
+            raise ConfigError(f"the gates {asked} need recent production data: pass "
+                              "--production-data PATH or set drift.data in the pipeline spec")
+        gates += [sourced(g, plan.data[kind])
+                  for kind, g in _data_gates(run, training, production, set(plan.data))]
+    return gates
+
+
 def _champion_gate(client: MlflowClient, model: str, run: Any, metric: str, margin: float,
                    mode: str, champion: str | None) -> GateResult:
     champion_value = None
@@ -252,7 +326,8 @@ def _champion_gate(client: MlflowClient, model: str, run: Any, metric: str, marg
                          champion)
 
 
-def _data_gates(run: Any, training: Any, production: Any) -> list[GateResult]:
+def _data_gates(run: Any, training: Any, production: Any,
+                kinds: set[str]) -> list[tuple[str, GateResult]]:
     from workbench.monitoring.api import drift
     from workbench.monitoring.validation import validate
     from workbench.tracking.datasets import training_data_path
@@ -261,19 +336,23 @@ def _data_gates(run: Any, training: Any, production: Any) -> list[GateResult]:
     if training is None:
         raise ConfigError(f"run {run.info.run_id} names no training data on disk; pass "
                           "training_data= (--training-data) for the data gates")
-    checked = validate(training, production)
-    failed = [f"{c.name}[{c.column}]" if c.column else c.name for c in checked.failed]
-    result = drift(training, production)
     source = {"training": str(training), "production": str(production)
               if not hasattr(production, "shape") else f"DataFrame {production.shape}"}
-    return [
-        GateResult("data validation", checked.passed,
-                   "all checks pass" if checked.passed else f"failed: {', '.join(failed)}",
-                   {**source, "checks": len(checked.checks), "failed": failed}),
-        GateResult("no data drift", not result.drifted, result.summary(),
-                   {**source, "share": result.share, "drift_share": result.drift_share,
-                    "drifted_columns": result.drifted_columns, "engine": result.engine}),
-    ]
+    gates = []
+    if "validation" in kinds:
+        checked = validate(training, production)
+        failed = [f"{c.name}[{c.column}]" if c.column else c.name for c in checked.failed]
+        gates.append(("validation", GateResult(
+            "data validation", checked.passed,
+            "all checks pass" if checked.passed else f"failed: {', '.join(failed)}",
+            {**source, "checks": len(checked.checks), "failed": failed})))
+    if "drift" in kinds:
+        result = drift(training, production)
+        gates.append(("drift", GateResult(
+            "no data drift", not result.drifted, result.summary(),
+            {**source, "share": result.share, "drift_share": result.drift_share,
+             "drifted_columns": result.drifted_columns, "engine": result.engine})))
+    return gates
 
 
 def _evidence(client: MlflowClient, run: Any) -> dict[str, Any]:
@@ -284,7 +363,10 @@ def _evidence(client: MlflowClient, run: Any) -> dict[str, Any]:
     return {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
             "git_commit": tags.get("mlflow.source.git.commit") or tags.get("workbench.git.commit"),
             "git_dirty": tags.get("workbench.git.dirty"),
-            "notebook": tags.get("workbench.notebook"), "seed": tags.get("workbench.seed"),
+            "notebook": tags.get("workbench.notebook"),
+            "notebook_sha256": tags.get("workbench.notebook.sha256"),
+            "pipeline_run": tags.get("workbench.pipeline_run"),
+            "seed": tags.get("workbench.seed"),
             "datasets": datasets, "environment_lock": f"runs:/{run.info.run_id}/environment/"
                                                       "requirements.lock",
             "metrics": dict(run.data.metrics)}
@@ -297,6 +379,8 @@ def _write_record(client: MlflowClient, record: PromotionRecord) -> None:
             "workbench.previous_champion": record.previous_version or "",
             "workbench.gates": json.dumps([g.to_dict() for g in record.gates])[:5000],
             "workbench.git_commit": str(record.evidence.get("git_commit") or ""),
+            "workbench.notebook": str(record.evidence.get("notebook") or ""),
+            "workbench.notebook_sha256": str(record.evidence.get("notebook_sha256") or ""),
             "workbench.dataset_digests": ",".join(d["digest"] for d in
                                                   record.evidence.get("datasets", []))}
     for key, value in tags.items():

@@ -101,10 +101,33 @@ def run_tags(seed: int) -> dict[str, str]:
         tags["mlflow.source.name"] = source
         tags["workbench.notebook"] = source
         tags["mlflow.source.type"] = "NOTEBOOK" if source.endswith(".ipynb") else "LOCAL"
+        digest = file_sha256(source)
+        if digest:
+            tags["workbench.notebook.sha256"] = digest
+    for variable, tag in PIPELINE_CONTEXT.items():  # set by a pipeline step for its kernel
+        if os.environ.get(variable):
+            tags[tag] = os.environ[variable]
     if commit:
         tags["mlflow.source.git.commit"] = commit
         tags["workbench.git.dirty"] = str(dirty).lower()
     return tags
+
+
+PIPELINE_CONTEXT = {"WORKBENCH_PIPELINE": "workbench.pipeline",
+                    "WORKBENCH_PIPELINE_RUN": "workbench.pipeline_run",
+                    "WORKBENCH_PIPELINE_STEP_RUN": "workbench.pipeline_step_run"}
+
+
+def file_sha256(path: str) -> str | None:
+    """The notebook's content hash as saved on disk (unsaved edits in a live kernel are not
+    in it); None when it is not a readable file."""
+    import hashlib
+
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None
 
 
 def _user() -> str:
