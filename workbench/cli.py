@@ -614,6 +614,8 @@ def monitor(model: str, data: str, as_json: bool) -> None:
         return
     click.echo(f"{model}: drift share {outcome.share:.2f} (threshold {outcome.threshold}); "
                f"{outcome.reason or 'no action'}")
+    if outcome.promotion:
+        click.echo(f"promotion: {outcome.promotion['action']}: {outcome.promotion['detail']}")
 
 
 def main() -> None:

@@ -43,6 +43,10 @@ def test_repeated_drift_triggers_exactly_one_retraining(tracking: MlflowClient,
     assert [o.triggered for o in outcomes] == [True, False, False]
     assert outcomes[0].pipeline_status == "FINISHED" and outcomes[0].share >= 0.3
     assert "cooldown" in outcomes[1].reason
+    # this retraining step logs no model run, so there is nothing to propose for promotion
+    assert outcomes[0].promotion == {"action": "none", "detail": (
+        "the pipeline run logged no model in a run of its own (train with wb.train, or tag "
+        "the run workbench.pipeline_run)")}
     lines = (project / "retrained.txt").read_text().splitlines()
     assert len(lines) == 1 and lines[0].startswith("moved.parquet ")
     history = wb.drift_history("churn")

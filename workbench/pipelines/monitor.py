@@ -35,6 +35,8 @@ class MonitorResult:
     pipeline_run_id: str | None = None
     pipeline_status: str | None = None
     reason: str = ""
+    candidate_run_id: str | None = None  # the retrained model's run
+    promotion: dict[str, Any] | None = None  # action: requested / promoted / rejected / none
 
     def to_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -79,7 +81,83 @@ def monitor(model: str, current: Any, *, root: str | Path | None = None,
     finally:
         claim.write_text(json.dumps(outcome.to_dict(), default=str))
     client.set_tag(check_run, "workbench.triggered_run", outcome.pipeline_run_id or "")
+    if outcome.pipeline_run_id:
+        _propose(client, model, spec, policy, outcome, current, base)
     return outcome
+
+
+def _propose(client: Any, model: str, spec: PipelineSpec, policy: DriftPolicy,
+             outcome: MonitorResult, current: Any, root: Path) -> None:
+    """The retrained model becomes a promotion request; with `drift.auto_promote` and gates
+    declared it is promoted, if every gate passes (a four-eyes model still gets a request)."""
+    from workbench.errors import PromotionRefused
+    from workbench.promotion.promote import PromotionRequest, promote
+
+    candidates = retrained_runs(client, str(outcome.pipeline_run_id))
+    chosen, why = choose_candidate(candidates, spec)
+    if chosen is None:
+        outcome.promotion = {"action": "none", "detail": why}
+        return
+    outcome.candidate_run_id = str(chosen.info.run_id)
+    auto = policy.auto_promote and bool(spec.gates)
+    reason = (f"retrained by pipeline {spec.name} (run {outcome.pipeline_run_id}) after drift "
+              f"share {outcome.share:.2f} on {current}")
+    try:
+        decided = promote(model, run_id=outcome.candidate_run_id, approver=MONITOR,
+                          reason=reason, four_eyes=not auto, spec_data=current, root=root)
+    except PromotionRefused as exc:
+        outcome.promotion = {"action": "rejected", "detail": str(exc)}
+        return
+    if isinstance(decided, PromotionRequest):
+        note = "" if auto or not policy.auto_promote else \
+            "; drift.auto_promote needs at least one gate in the spec"
+        outcome.promotion = {"action": "requested", "request_id": decided.request_id,
+                             "detail": f"approve with `workbench approve {decided.request_id} "
+                                       f"--approver WHO --reason WHY`{note}"}
+    else:
+        outcome.promotion = {"action": "promoted", "version": decided.version,
+                             "detail": f"{model} v{decided.version} is champion (was "
+                                       f"v{decided.previous_version})"}
+
+
+MONITOR = "workbench-monitor"  # the requester of promotions the monitor proposes
+
+
+def retrained_runs(client: Any, pipeline_run_id: str) -> list[Any]:
+    """FINISHED runs started inside the pipeline run that logged a model."""
+    from workbench.tracking.store import filter_literal
+
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    found = client.search_runs(
+        experiments, max_results=1000,
+        filter_string=f"tags.`workbench.pipeline_run` = {filter_literal(pipeline_run_id)} "
+                      "and attributes.status = 'FINISHED'")
+    return [r for r in found if r.outputs and r.outputs.model_outputs]
+
+
+def choose_candidate(runs: list[Any], spec: PipelineSpec) -> tuple[Any | None, str]:
+    """One model: that one. Several (a sweep): the best on the spec's first gate metric."""
+    from workbench.promotion.gates import parse_beat, parse_requirement
+
+    if not runs:
+        return None, ("the pipeline run logged no model in a run of its own (train with "
+                      "wb.train, or tag the run workbench.pipeline_run)")
+    if len(runs) == 1:
+        return runs[0], ""
+    for gate in spec.gates:
+        if gate.beat_champion or gate.metric:
+            if gate.beat_champion:
+                metric, mode = parse_beat(gate.beat_champion)[0], gate.mode
+            else:
+                requirement = parse_requirement(str(gate.metric))
+                metric = requirement.metric
+                mode = "min" if requirement.op in ("<", "<=") else "max"
+            scored = [r for r in runs if metric in r.data.metrics]
+            if scored:
+                best = (max if mode == "max" else min)(scored, key=lambda r: r.data.metrics[metric])
+                return best, f"best of {len(runs)} on {metric}"
+    return None, (f"the pipeline run logged {len(runs)} models and the spec has no gate metric "
+                  "to choose the best; promote one with `workbench promote --run`")
 
 
 def _pipeline_for(model: str, root: Path) -> PipelineSpec:

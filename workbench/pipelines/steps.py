@@ -143,12 +143,16 @@ def _run_notebook(task: StepTask, client: Any) -> None:
                 client.log_artifact(task.run_id, str(output), "notebook")
 
 
-def _kernel_manager(env: dict[str, str]) -> type:
-    """A kernel manager that starts its kernel with `env` added: steps seceded from the
-    worker's pool may run side by side, so the process environment is never changed."""
+def _kernel_manager(env: dict[str, str], scratch: str) -> type:
+    """A kernel manager that starts its kernel with `env` added (steps seceded from the
+    worker's pool may run side by side, so the process environment is never changed), talking
+    over Unix sockets in the step's scratch directory rather than open TCP ports."""
     from jupyter_client.manager import AsyncKernelManager
 
     class StepKernelManager(AsyncKernelManager):
+        def __init__(self, **kw: Any) -> None:
+            super().__init__(transport="ipc", ip=str(Path(scratch) / "kernel"), **kw)
+
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
             kw["env"] = {**os.environ, **kw.get("env", {}), **env}
             await super().start_kernel(**kw)
@@ -164,7 +168,7 @@ def _papermill(source: Path, output: Path, task: StepTask, env: dict[str, str]) 
         papermill.execute_notebook(str(source), str(output), parameters=task.params,
                                    cwd=task.root, progress_bar=False, log_output=False,
                                    execution_timeout=task.timeout_s, start_timeout=120,
-                                   kernel_manager_class=_kernel_manager(env))
+                                   kernel_manager_class=_kernel_manager(env, str(output.parent)))
     except PapermillExecutionError as exc:
         first = (exc.source or "").strip().splitlines()[:1]
         raise StepFailed(

@@ -70,7 +70,8 @@ def to_html(data: dict[str, Any]) -> str:
     datasets = evidence.pop("datasets", [])
     evidence.pop("metrics", None)
     history = "".join(f"<tr><td>{esc(e.get('seq'))}</td><td>{esc(e.get('at'))}</td>"
-                      f"<td>{esc(e.get('action'))}</td><td>{esc(e.get('approver'))}</td>"
+                      f"<td>{esc(e.get('action'))}</td>"
+                      f"<td>{esc(e.get('approver') or e.get('requester'))}</td>"
                       f"<td>{esc(e.get('reason'))}</td></tr>" for e in data.get("history", []))
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>{esc(data['model'])} v{esc(data['version'])}: dossier</title>

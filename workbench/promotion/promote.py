@@ -78,8 +78,8 @@ def promote(model: str, *, run_id: str, approver: str, reason: str,
             require: Sequence[str] = (), beat_champion: str | None = None,
             margin: float = 0.0, mode: str = "max", expect_version: Any = UNSET,
             four_eyes: bool = False, production_data: Any = None,
-            training_data: Any = None, root: str | Path | None = None
-            ) -> PromotionRecord | PromotionRequest:
+            training_data: Any = None, root: str | Path | None = None,
+            spec_data: Any = None) -> PromotionRecord | PromotionRequest:
     """Make `run_id`'s model the champion of `model` if every gate passes.
 
     The gates are those given here plus those the pipeline producing `model` declares (the
@@ -90,10 +90,11 @@ def promote(model: str, *, run_id: str, approver: str, reason: str,
     `approver` is the requester: the gates are checked now and a pending request is returned for
     someone else to `approve`.
 
-    `production_data` (a path or DataFrame of recent production data; for spec gates, default
-    the spec's `drift.data`) feeds the data gates: the run's training data (`training_data`,
-    else the path its dataset input names) must pass `wb.validate` against it and must not
-    drift from it (`wb.drift`).
+    `production_data` (a path or DataFrame of recent production data) adds two data gates: the
+    run's training data (`training_data`, else the path its dataset input names) must pass
+    `wb.validate` against it and must not drift from it (`wb.drift`). Data gates the spec
+    declares are checked against `production_data`, else `spec_data` (which adds no gate;
+    the monitor passes the drift window), else the spec's `drift.data`.
     """
     from workbench.tracking.store import tracking_client
 
@@ -107,8 +108,10 @@ def promote(model: str, *, run_id: str, approver: str, reason: str,
     declared = pipeline_for_model(model, base)
     if declared is not None:
         wanted = wanted.merge(GatePlan.from_spec(*declared, base))
-        if production_data is None and declared[1].drift and declared[1].drift.data:
-            production_data = (base / declared[1].drift.data).resolve()
+        if production_data is None:
+            policy = declared[1].drift
+            production_data = spec_data if spec_data is not None else \
+                (base / policy.data).resolve() if policy and policy.data else None
     client = tracking_client()
     run = _finished_run(client, run_id)
     expected = registry.champion_version(client, model) if expect_version is UNSET \
