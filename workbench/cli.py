@@ -589,8 +589,10 @@ def scheduler(once: bool, interval: float) -> None:
 
     from workbench.config import settings
     from workbench.pipelines.schedule import Scheduler
+    from workbench.pipelines.service import sigterm_as_interrupt
 
     service = Scheduler(Path.cwd().resolve(), settings().home)
+    sigterm_as_interrupt()  # a service manager's stop ends a run as FAILED, not lost
     if once:
         for name, slot in service.tick():
             click.echo(f"ran {name} for {slot}")
@@ -598,6 +600,27 @@ def scheduler(once: bool, interval: float) -> None:
     click.echo(f"scheduler: checking ./pipelines every {interval:g}s (Ctrl-C stops)", err=True)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a person stops it
         service.serve(interval)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.option("--port", type=int, default=8888, show_default=True)
+@click.option("--address", default="127.0.0.1", show_default=True,
+              help="interface to bind; Jupyter's token is required either way")
+@click.option("--scheduler", "with_scheduler", is_flag=True,
+              help="also run `workbench scheduler` for ./pipelines while Lab runs")
+@click.option("--no-browser", is_flag=True)
+@click.argument("lab_args", nargs=-1, type=click.UNPROCESSED)
+def lab(port: int, address: str, with_scheduler: bool, no_browser: bool,
+        lab_args: tuple[str, ...]) -> None:
+    """JupyterLab on this project (extra arguments go to `jupyter lab`)."""
+    from pathlib import Path
+
+    from workbench.lab import lab as run_lab
+
+    code = run_lab(Path.cwd().resolve(), port=port, address=address,
+                   with_scheduler=with_scheduler, open_browser=not no_browser,
+                   extra_args=lab_args, say=lambda line: click.echo(line, err=True))
+    sys.exit(code)
 
 
 @cli.command()

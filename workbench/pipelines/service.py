@@ -1,0 +1,46 @@
+"""The scheduler as a child service of another command (`workbench lab --scheduler`)."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+
+
+@contextlib.contextmanager
+def scheduler_process(root: Path, interval_s: float = 30.0) -> Iterator[subprocess.Popen[bytes]]:
+    """`workbench scheduler` for `root/pipelines`, running while the block runs.
+
+    A child process, not a thread: scheduled pipelines start their own dask client and
+    MLflow runs, which must not share the host server's process. It is stopped with SIGTERM,
+    which it treats as Ctrl-C (a run in progress is recorded as FAILED, never left RUNNING).
+    """
+    child = subprocess.Popen([sys.executable, "-m", "workbench.cli", "scheduler",
+                              "--interval", str(interval_s)], cwd=root)
+    try:
+        yield child
+    finally:
+        stop(child)
+
+
+def stop(child: subprocess.Popen[bytes], grace_s: float = 30.0) -> int:
+    if child.poll() is None:
+        child.terminate()
+        try:
+            return child.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return child.wait()
+
+
+def sigterm_as_interrupt() -> None:
+    """Let SIGTERM unwind like Ctrl-C, so `finally` blocks stop children and end runs."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
