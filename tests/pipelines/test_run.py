@@ -146,3 +146,38 @@ def test_cli_run(project: Path, tmp_path: Path) -> None:
     assert failed.returncode == 1
     last = failed.stderr.strip().splitlines()[-1]
     assert last.startswith("error: pipeline broken failed") and "ValueError" in last
+
+
+def test_inputs_are_recorded_with_their_digest_and_passed_to_steps(tracking: MlflowClient,
+                                                                   project: Path) -> None:
+    notebook(project / "reads.ipynb", "train_data = ''",
+             "import json, pandas as pd, pathlib\n"
+             "pathlib.Path('seen.json').write_text(json.dumps("
+             "[train_data, len(pd.read_parquet(train_data))]))")
+    wb.demo.make_dataset(300, seed=0).to_parquet(project / "train.parquet")
+    wb.demo.make_dataset(200, seed=1).to_parquet(project / "other.parquet")
+    (project / "pipelines").mkdir()
+    spec = project / "pipelines" / "reads.yaml"
+    spec.write_text("name: reads\ninputs:\n  train_data: train.parquet\n"
+                    "steps:\n- {name: read, notebook: reads.ipynb}\n")
+    outcome = wb.pipeline.run("reads", root=project)
+    assert json.loads((project / "seen.json").read_text()) == [
+        str(project / "train.parquet"), 300]
+    parent = tracking.get_run(outcome.run_id)
+    [recorded] = parent.inputs.dataset_inputs
+    assert recorded.dataset.name == "train.parquet" and len(recorded.dataset.digest) == 16
+    assert recorded.tags[0].value == "pipeline-input:train_data"
+
+    wb.pipeline.run("reads", {"train_data": "other.parquet"}, root=project)  # -p overrides
+    assert json.loads((project / "seen.json").read_text())[1] == 200
+
+    before = len(_runs(tracking, "reads"))
+    with pytest.raises(ConfigError, match=r"input train_data of pipeline reads: data path "
+                                          r".*missing.parquet does not exist"):
+        wb.pipeline.run("reads", {"train_data": "missing.parquet"}, root=project)
+    assert len(_runs(tracking, "reads")) == before  # refused before any run was created
+    spec.write_text(spec.read_text().replace(
+        "steps:", "params:\n  train_data: {type: str, default: x}\nsteps:"))
+    with pytest.raises(ConfigError, match=r"reads.yaml:1: spec: train_data is both an input "
+                                          r"and a parameter"):
+        wb.pipeline.run("reads", root=project)

@@ -86,12 +86,15 @@ def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path 
     """Run pipeline `name` once; raises PipelineFailed (after recording it) if a step fails."""
     from workbench.config import settings
     from workbench.dask_cluster import cluster
+    from workbench.tracking.datasets import log_dataset
     from workbench.tracking.provenance import run_tags
     from workbench.tracking.store import ensure_experiment, log_params, tracking_client
 
     base = Path(root or Path.cwd()).resolve()
     spec = load_spec(spec_path(name, base))
     values = spec.resolve_params(dict(params or {}))
+    sources = {name: _input(spec, name, str(values[name]), base) for name in spec.inputs}
+    values.update({name: source.source for name, source in sources.items()})
     per_step = {s.name: step_params(spec, s, values, base) for s in spec.steps}
     tracking = tracking_client()
     experiment_id = ensure_experiment(tracking, experiment or f"pipeline-{name}")
@@ -100,6 +103,8 @@ def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path 
     outcome = PipelineRun(name=name, run_id=parent, status="RUNNING", params=values)
     try:
         log_params(tracking, parent, values)
+        for name, source in sources.items():
+            log_dataset(tracking, parent, source, None, None, context=f"pipeline-input:{name}")
         runs = {}
         for step in spec.steps:
             runs[step.name] = tracking.create_run(
@@ -140,6 +145,17 @@ def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path 
     if failed:
         raise PipelineFailed(f"pipeline {name} failed (run {parent}): {failed[0].error}")
     return outcome
+
+
+def _input(spec: PipelineSpec, name: str, path: str, root: Path) -> Any:
+    """An input's data, checked before anything runs; relative paths are the project's."""
+    from workbench.data import inspect
+
+    resolved = (root / path).expanduser().resolve()
+    try:
+        return inspect(resolved)
+    except ConfigError as exc:
+        raise ConfigError(f"input {name} of pipeline {spec.name}: {exc}") from None
 
 
 def _wait(dask: Any, topic: str, futures: dict[str, Any], outcome: PipelineRun,

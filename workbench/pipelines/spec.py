@@ -143,7 +143,9 @@ class PipelineSpec(BaseModel):
     name: str
     description: str = ""
     params: dict[Identifier, Param] = Field(default_factory=dict)
-    inputs: dict[str, str] = Field(default_factory=dict)  # name -> data path
+    # name -> data path (relative to the project root): recorded with its digest on every
+    # run and passed to the steps that declare a parameter of that name; `-p name=PATH` overrides
+    inputs: dict[Identifier, str] = Field(default_factory=dict)
     steps: list[Step]
     model: str | None = None  # the registered model the pipeline produces
     gates: list[Gate] = Field(default_factory=list)
@@ -171,6 +173,10 @@ class PipelineSpec(BaseModel):
     def _dag(self) -> PipelineSpec:
         if not self.steps:
             raise ValueError("a pipeline needs at least one step")
+        both = sorted(set(self.inputs) & set(self.params))
+        if both:
+            raise ValueError(f"{', '.join(both)} is both an input and a parameter; an input is "
+                             "passed to steps as a parameter already: keep one")
         names = [s.name for s in self.steps]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
@@ -199,15 +205,17 @@ class PipelineSpec(BaseModel):
         return waves
 
     def resolve_params(self, given: dict[str, Any]) -> dict[str, Any]:
-        """Defaults overlaid with `given`; unknown names and wrong types refused."""
-        unknown = sorted(set(given) - set(self.params))
+        """Defaults overlaid with `given`; unknown names and wrong types refused. Inputs are
+        in the result too (their paths as written; `given` may replace them)."""
+        unknown = sorted(set(given) - set(self.params) - set(self.inputs))
         if unknown:
-            known = ", ".join(self.params) or "none"
+            known = ", ".join([*self.params, *self.inputs]) or "none"
             raise ConfigError(f"pipeline {self.name} has no parameter(s) {', '.join(unknown)}; "
                               f"its parameters: {known}")
         values = {name: p.default for name, p in self.params.items()}
+        values.update(self.inputs)
         for name, value in given.items():
-            kind = self.params[name].type
+            kind = self.params[name].type if name in self.params else "str"
             if not is_of_type(value, kind):
                 raise ConfigError(f"parameter {name} of pipeline {self.name} must be {kind}, "
                                   f"got {value!r}")

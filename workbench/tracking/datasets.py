@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 def log_dataset(client: MlflowClient, run_id: str, source: DataSource, data: Any,
-                target: str | None) -> None:
+                target: str | None, context: str = "training") -> None:
     from mlflow.entities import Dataset, DatasetInput, InputTag
 
     schema = json.dumps({"columns": list(source.columns), "target": target})
@@ -22,9 +22,10 @@ def log_dataset(client: MlflowClient, run_id: str, source: DataSource, data: Any
                       source_type="local" if source.kind == "path" else "code",
                       source=json.dumps({"uri": source.source, "kind": source.kind}),
                       schema=schema, profile=profile)
-    tags = [InputTag("mlflow.data.context", "training")]
+    tags = [InputTag("mlflow.data.context", context)]
     client.log_inputs(run_id, datasets=[DatasetInput(dataset, tags)])
-    client.set_tag(run_id, "workbench.data.digest", source.digest)
+    if context == "training":
+        client.set_tag(run_id, "workbench.data.digest", source.digest)
 
 
 def training_data_path(run: Any) -> Any:
