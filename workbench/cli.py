@@ -372,25 +372,27 @@ def pipeline() -> None:
 
 
 @pipeline.command("create")
-@click.option("--from", "notebook", required=True, type=click.Path(dir_okay=False),
-              help="the pilot notebook (.ipynb with a 'parameters' cell, or marimo .py)")
+@click.option("--from", "notebooks", required=True, multiple=True,
+              type=click.Path(dir_okay=False),
+              help="the pilot notebook (.ipynb with a 'parameters' cell, or marimo .py); "
+                   "repeat it for a chain of notebooks, run in the order given")
 @click.option("--name", required=True, help="pipeline name: pipelines/NAME.yaml")
 @click.option("--model", default=None, help="the registered model the pipeline produces")
 @click.option("--force", is_flag=True, help="overwrite an existing spec")
 @click.option("--json", "as_json", is_flag=True)
-def pipeline_create(notebook: str, name: str, model: str | None, force: bool,
+def pipeline_create(notebooks: tuple[str, ...], name: str, model: str | None, force: bool,
                     as_json: bool) -> None:
     """Write pipelines/NAME.yaml from a notebook's declared parameters."""
     from workbench.pipelines.create import create
     from workbench.pipelines.spec import load_spec
 
-    path = create(notebook, name, model=model, force=force)
+    path = create(notebooks, name, model=model, force=force)
     spec = load_spec(path)
     if as_json:
         _emit({"path": str(path), "spec": spec.model_dump(mode="json")})
         return
     click.echo(f"wrote {path}: {len(spec.params)} parameters "
-               f"({', '.join(spec.params)}), step {spec.steps[0].name}")
+               f"({', '.join(spec.params)}), steps {' -> '.join(s.name for s in spec.steps)}")
 
 
 @pipeline.command("list")

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from workbench.pipelines.run import PipelineRun, run
@@ -14,9 +15,10 @@ from workbench.pipelines.spec import PipelineSpec, load_spec
 __all__ = ["PipelineRun", "PipelineSpec", "create", "load", "run"]
 
 
-def create(notebook: str | Path, *, name: str, model: str | None = None,
+def create(notebook: str | Path | Sequence[str | Path], *, name: str, model: str | None = None,
            force: bool = False, root: str | Path | None = None) -> Path:
-    """Write `pipelines/NAME.yaml` from the notebook's declared parameters; returns its path."""
+    """Write `pipelines/NAME.yaml` from the notebook's declared parameters; returns its path.
+    Several notebooks make a chain, run in the order given."""
     from workbench.pipelines.create import create as _create
 
     return _create(notebook, name, model=model, force=force,

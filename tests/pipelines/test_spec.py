@@ -130,3 +130,27 @@ def test_cli_create_writes_the_spec(project: Path) -> None:
     again = workbench("pipeline", "create", "--from", "pilot.ipynb", "--name", "churn",
                       home=project / "wb", cwd=project)
     assert again.returncode == 1 and again.stderr.startswith("error: ")
+
+
+def test_create_a_chain_from_several_notebooks(project: Path) -> None:
+    shutil.copy(ROOT / "notebooks" / "pilot.ipynb", project / "train.ipynb")
+    (project / "eval").mkdir()
+    shutil.copy(project / "pilot.ipynb", project / "eval" / "pilot.ipynb")
+    done = workbench("pipeline", "create", "--from", "train.ipynb", "--from", "pilot.ipynb",
+                     "--from", "eval/pilot.ipynb", "--name", "chain", home=project / "wb",
+                     cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert "steps train -> pilot -> pilot-2" in done.stdout
+    spec = load_spec(project / "pipelines" / "chain.yaml")
+    assert [(s.name, s.notebook, s.depends_on) for s in spec.steps] == [
+        ("train", "train.ipynb", []), ("pilot", "pilot.ipynb", ["train"]),
+        ("pilot-2", "eval/pilot.ipynb", ["pilot"])]
+    # the union of what they declare; `rows` and `epochs` are in both, with one type
+    assert list(spec.params) == ["rows", "epochs", "seed", "train_data", "drift_data",
+                                 "drift_share", "experiment"]
+    (project / "clash.ipynb").write_text((project / "pilot.ipynb").read_text().replace(
+        "rows = 4000", "rows = 'many'"))
+    with pytest.raises(ConfigError, match=r"parameter rows is int in train.ipynb but str in "
+                                          r"clash.ipynb; give it one type"):
+        create(["train.ipynb", "clash.ipynb"], "clash", root=project)
+    assert not (project / "pipelines" / "clash.yaml").exists()
