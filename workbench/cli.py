@@ -559,10 +559,15 @@ def history(model: str, verify: bool, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(entries, indent=2, default=str))
         return
+    decided = {e.get("request") for e in entries if e.get("request")}
     for e in entries:
         version = f"v{e.get('version')}" if e.get("version") else ""
+        who = e.get("approver") or e.get("requester") or ""
         click.echo(f"{e['seq']:>4}  {e['at']}  {e['action']:<9} {version:<5} "
-                   f"{e.get('approver', '')}: {e.get('reason', '')}")
+                   f"{who}: {e.get('reason', '')}")
+        if e["action"] == "requested" and f"{model}/{e['seq']}" not in decided:
+            click.echo(f"{'':>6}pending: workbench approve {model}/{e['seq']} --approver WHO "
+                       "--reason WHY")
 
 
 @cli.command()
@@ -644,6 +649,9 @@ def monitor(model: str, data: str, as_json: bool) -> None:
 
 
 def main() -> None:
+    import os
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # stderr is for logs
     cli(prog_name="workbench")
 
 

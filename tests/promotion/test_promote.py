@@ -178,6 +178,8 @@ def test_four_eyes_needs_a_second_person(tracking: MlflowClient, wb_home: Path) 
     assert champion(tracking, "credit") == "1"  # nothing moved yet
     with pytest.raises(ConfigError, match="ana requested this promotion and cannot approve"):
         wb.approve(request.request_id, approver="ana", reason="self")
+    listed = workbench("history", "credit", home=wb_home).stdout
+    assert "pending: workbench approve credit/2 --approver WHO" in listed
     done = workbench("approve", request.request_id, "--approver", "bo", "--reason", "checked",
                      "--json", home=wb_home)
     assert done.returncode == 0, done.stderr
@@ -186,6 +188,7 @@ def test_four_eyes_needs_a_second_person(tracking: MlflowClient, wb_home: Path) 
     assert champion(tracking, "credit") == "2"
     with pytest.raises(ConfigError, match="already decided"):
         wb.approve(request.request_id, approver="cy", reason="again")
+    assert "pending" not in workbench("history", "credit", home=wb_home).stdout
     actions = [(e["action"], e.get("approver") or e.get("requester")) for e in wb.history("credit")]
     assert actions == [("promoted", "ana"), ("requested", "ana"), ("promoted", "bo")]
 
