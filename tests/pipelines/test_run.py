@@ -181,3 +181,29 @@ def test_inputs_are_recorded_with_their_digest_and_passed_to_steps(tracking: Mlf
     with pytest.raises(ConfigError, match=r"reads.yaml:1: spec: train_data is both an input "
                                           r"and a parameter"):
         wb.pipeline.run("reads", root=project)
+
+
+def test_notebook_steps_share_the_cluster_without_deadlock_or_overload(
+        tracking: MlflowClient, project: Path) -> None:
+    """Two notebooks calling wb.train side by side on 2 single-threaded workers finish (each
+    step leaves the worker's pool, so the training tasks get threads), and a fan-out of three
+    never runs more than two kernels at once."""
+    notebook(project / "trains.ipynb", "label = 'a'",
+             "import json, pathlib, time\nimport workbench as wb\nstart = time.time()\n"
+             "result = wb.train('workbench.demo.classifier:train', params={'epochs': 1, "
+             "'rows': 400}).result()\n"
+             "pathlib.Path(f'span-{label}.json').write_text(json.dumps([start, time.time()]))")
+    (project / "pipelines").mkdir()
+    (project / "pipelines" / "fan.yaml").write_text(
+        "name: fan\nsteps:\n" + "".join(
+            f"- {{name: {s}, notebook: trains.ipynb, params: {{label: {s}}}}}\n"
+            for s in ("x", "y", "z")))
+    outcome = wb.pipeline.run("fan", root=project, timeout_s=240)
+    assert {s.status for s in outcome.steps.values()} == {"FINISHED"}
+    spans = [json.loads((project / f"span-{s}.json").read_text()) for s in ("x", "y", "z")]
+    overlapping_all_three = max(s[0] for s in spans) < min(s[1] for s in spans)
+    assert not overlapping_all_three
+    trained = [r for r in tracking.search_runs(
+        [e.experiment_id for e in tracking.search_experiments()])
+        if r.data.tags.get("workbench.pipeline_run") == outcome.run_id]
+    assert len(trained) == 3 and {r.info.status for r in trained} == {"FINISHED"}

@@ -120,6 +120,8 @@ def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path 
         by_name = {s.name: s for s in spec.steps}
         token = uuid.uuid4().hex[:8]
         topic = f"workbench-pipeline-{token}"
+        threads = sum(int(w.get("nthreads", 1))
+                      for w in dask.scheduler_info(n_workers=-1)["workers"].values()) or 1
         where = settings()
         settings_env = {"WORKBENCH_HOME": str(where.home),
                         **({"WORKBENCH_ARTIFACT_ROOT": where.artifact_root}
@@ -132,7 +134,8 @@ def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path 
                                 notebook=step.notebook, function=step.function,
                                 params=per_step[step.name], timeout_s=timeout_s,
                                 pipeline_run_id=parent, events=topic if on_event else None,
-                                settings_env=settings_env)
+                                settings_env=settings_env, slots=f"{topic}-slots",
+                                max_slots=threads)
                 futures[step.name] = dask.submit(
                     run_step, task, *[futures[d] for d in step.depends_on],
                     key=f"pipeline-{name}-{step.name}-{token}", pure=False)

@@ -40,6 +40,8 @@ class StepTask:
     pipeline_run_id: str = ""  # the parent run: training runs started by the step are tagged
     events: str | None = None  # dask event topic the client listens on for "running"
     settings_env: dict[str, str] = field(default_factory=dict)  # the caller's store, for kernels
+    slots: str | None = None  # dask Semaphore bounding this run's concurrent notebook steps
+    max_slots: int = 1
 
 
 class StepFailed(Exception):
@@ -58,7 +60,7 @@ def run_step(task: StepTask, *upstream: Any) -> dict[str, Any]:
     _announce(task)
     try:
         if task.notebook is not None:
-            with _seceded():
+            with _seceded(task.slots, task.max_slots):
                 _run_notebook(task, client)
         else:
             outputs = _run_function(task, client)
@@ -91,11 +93,13 @@ def _announce(task: StepTask) -> None:
 
 
 @contextlib.contextmanager
-def _seceded() -> Iterator[None]:
+def _seceded(slots: str | None, max_slots: int) -> Iterator[None]:
     """Leave the worker's thread pool while the kernel runs: a notebook that calls `wb.train`
-    submits to this same cluster, and must not wait for the thread its own step holds."""
+    submits to this same cluster, and must not wait for the thread its own step holds. A
+    semaphore with as many leases as the cluster has threads, taken after leaving the pool,
+    still keeps a wide DAG from starting every kernel at once."""
     try:
-        from distributed import get_worker, rejoin, secede
+        from distributed import Semaphore, get_worker, rejoin, secede
 
         get_worker()
     except ValueError:
@@ -103,7 +107,11 @@ def _seceded() -> Iterator[None]:
         return
     secede()
     try:
-        yield
+        if slots is None:
+            yield
+        else:
+            with Semaphore(max_leases=max_slots, name=slots):
+                yield
     finally:
         rejoin()
 
