@@ -120,7 +120,7 @@ def promotion_latency(wb: Any, root: Path, repeats: int = 5) -> dict[str, list[f
     return times
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=2, help="runs of each, the fastest counts")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each, the fastest counts")
     parser.add_argument("--work-s", type=float, default=2.0, help="CPU seconds per notebook")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
