@@ -46,6 +46,7 @@ _EXPORTS = {
     "PromotionRecord": "workbench.promotion.promote",
     "dossier": "workbench.promotion.dossier",
     "approve": "workbench.promotion.promote",
+    "decline": "workbench.promotion.promote",
     "monitor": "workbench.pipelines.monitor",
 }
 _SUBMODULES = {"demo", "pipeline"}
@@ -66,6 +67,7 @@ __all__ = [
     "approve",
     "choice",
     "cluster",
+    "decline",
     "demo",
     "dossier",
     "drift",
@@ -107,6 +109,7 @@ if TYPE_CHECKING:
     from workbench.promotion.promote import (
         PromotionRecord,
         approve,
+        decline,
         history,
         promote,
         rollback,

@@ -519,6 +519,22 @@ def approve(request: str, approver: str, reason: str, as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("request")
+@click.option("--approver", required=True, help="who decides (the requester may withdraw)")
+@click.option("--reason", required=True, help="why (recorded)")
+@click.option("--json", "as_json", is_flag=True)
+def decline(request: str, approver: str, reason: str, as_json: bool) -> None:
+    """Close a pending promotion REQUEST (MODEL/N) without promoting."""
+    from workbench.promotion.promote import decline as do_decline
+
+    entry = do_decline(request, approver=approver, reason=reason)
+    if as_json:
+        _emit(entry)
+        return
+    click.echo(f"request {request} declined by {approver}; nothing moved")
+
+
+@cli.command()
 @click.argument("model")
 @click.option("--to", "to_version", default=None, help="version to return to (default: the one "
               "the champion replaced)")

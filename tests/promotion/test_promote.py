@@ -277,3 +277,22 @@ def test_bad_spec_gates_point_at_their_line(tracking: MlflowClient, tmp_path: Pa
     with pytest.raises(ConfigError, match="a gate needs one of metric:"):
         wb.promote("churn", run_id=trained(0.9), approver="ana", reason="r", root=root)
     assert tracking.search_registered_models() == []
+
+
+def test_a_request_can_be_declined_once_and_then_not_approved(tracking: MlflowClient,
+                                                              wb_home: Path) -> None:
+    wb.promote("loan", run_id=trained(0.7), approver="ana", reason="v1")
+    request = wb.promote("loan", run_id=trained(0.9), approver="ana", reason="v2",
+                         four_eyes=True)
+    done = workbench("decline", request.request_id, "--approver", "bo", "--reason",
+                     "holdout too small", home=wb_home)
+    assert done.returncode == 0, done.stderr
+    assert "declined by bo; nothing moved" in done.stdout
+    with pytest.raises(ConfigError, match=r"loan/2 was already decided \(declined by bo\)"):
+        wb.approve(request.request_id, approver="cy", reason="I like it")
+    with pytest.raises(ConfigError, match="already decided"):
+        wb.decline(request.request_id, approver="cy", reason="again")
+    assert champion(tracking, "loan") == "1"
+    assert [e["action"] for e in wb.history("loan")] == ["promoted", "requested", "declined"]
+    assert workbench("history", "loan", "--verify", home=wb_home).returncode == 0
+    assert "pending" not in workbench("history", "loan", home=wb_home).stdout

@@ -144,20 +144,8 @@ def approve(request_id: str, *, approver: str, reason: str) -> PromotionRecord:
     moved since the request (else PromotionConflict, nothing moved)."""
     from workbench.tracking.store import tracking_client
 
-    model, _, seq = request_id.rpartition("/")
-    if not model or not seq.isdigit():
-        raise ConfigError(f"request {request_id!r} is not MODEL/N (as `promote` printed it)")
-    if not approver.strip() or not reason.strip():
-        raise ConfigError("an approval needs an approver and a reason (--approver, --reason)")
     client = tracking_client()
-    entries = registry.read_history(client, model)
-    request = next((e for e in entries if e.get("seq") == int(seq)
-                    and e.get("action") == "requested"), None)
-    if request is None:
-        raise ConfigError(f"no pending promotion request {request_id}; see `workbench history "
-                          f"{model}`")
-    if any(e.get("request") == request_id for e in entries):
-        raise ConfigError(f"request {request_id} was already decided")
+    model, request = _pending_request(client, request_id, approver, reason)
     if approver.strip() == str(request["requester"]).strip():
         raise ConfigError(f"four-eyes policy: {approver} requested this promotion and cannot "
                           "approve it; ask someone else")
@@ -166,6 +154,40 @@ def approve(request_id: str, *, approver: str, reason: str) -> PromotionRecord:
     return _apply(client, model, run, approver, reason, _now(), gates,
                   request.get("champion"), requester=str(request["requester"]),
                   request_id=request_id)
+
+
+def decline(request_id: str, *, approver: str, reason: str) -> dict[str, Any]:
+    """Close a pending request without promoting (the requester may withdraw it too)."""
+    from workbench.tracking.store import tracking_client
+
+    client = tracking_client()
+    model, request = _pending_request(client, request_id, approver, reason)
+    with registry.promotion_lock(client, model):
+        _, request = _pending_request(client, request_id, approver, reason)  # still pending?
+        return registry.append_history(client, model, {
+            "action": "declined", "model": model, "run_id": request["run_id"],
+            "request": request_id, "requester": request["requester"], "approver": approver,
+            "reason": reason, "at": _now()})
+
+
+def _pending_request(client: MlflowClient, request_id: str, approver: str,
+                     reason: str) -> tuple[str, dict[str, Any]]:
+    model, _, seq = request_id.rpartition("/")
+    if not model or not seq.isdigit():
+        raise ConfigError(f"request {request_id!r} is not MODEL/N (as `promote` printed it)")
+    if not approver.strip() or not reason.strip():
+        raise ConfigError("a decision needs an approver and a reason (--approver, --reason)")
+    entries = registry.read_history(client, model)
+    request = next((e for e in entries if e.get("seq") == int(seq)
+                    and e.get("action") == "requested"), None)
+    if request is None:
+        raise ConfigError(f"no pending promotion request {request_id}; see `workbench history "
+                          f"{model}`")
+    decided = next((e for e in entries if e.get("request") == request_id), None)
+    if decided is not None:
+        raise ConfigError(f"request {request_id} was already decided ({decided['action']} by "
+                          f"{decided.get('approver')})")
+    return model, request
 
 
 def _apply(client: MlflowClient, model: str, run: Any, approver: str, reason: str, now: str,
