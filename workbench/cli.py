@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from workbench.config import project_root
 from workbench.errors import WorkbenchError
 
 DEMO_FN = "workbench.demo.classifier:train"
@@ -399,11 +400,10 @@ def pipeline_create(notebooks: tuple[str, ...], name: str, model: str | None, fo
 @click.option("--json", "as_json", is_flag=True)
 def pipeline_list(as_json: bool) -> None:
     """Pipelines in ./pipelines: last run, its status, next scheduled run."""
-    from pathlib import Path
 
     from workbench.pipelines.listing import list_pipelines
 
-    rows = list_pipelines(Path.cwd().resolve())
+    rows = list_pipelines(project_root())
     if as_json:
         _emit({"pipelines": rows})
         return
@@ -425,11 +425,10 @@ def pipeline_list(as_json: bool) -> None:
 @click.option("--cron", required=True, help='cron expression in UTC, e.g. "0 3 * * *"')
 def pipeline_schedule(name: str, cron: str) -> None:
     """Run pipeline NAME on a schedule (kept in its spec; `workbench scheduler` runs it)."""
-    from pathlib import Path
 
     from workbench.pipelines.schedule import next_run, set_schedule
 
-    spec = set_schedule(name, cron, root=Path.cwd().resolve())
+    spec = set_schedule(name, cron, root=project_root())
     import datetime
 
     upcoming = next_run(spec, datetime.datetime.now(datetime.UTC))
@@ -608,13 +607,12 @@ def dossier(model: str, version: str, html_path: str | None) -> None:
 @click.option("--interval", type=float, default=30.0, show_default=True, help="seconds per tick")
 def scheduler(once: bool, interval: float) -> None:
     """Run scheduled pipelines of ./pipelines (each slot once, even with several schedulers)."""
-    from pathlib import Path
 
     from workbench.config import settings
     from workbench.pipelines.schedule import Scheduler
     from workbench.pipelines.service import sigterm_as_interrupt
 
-    service = Scheduler(Path.cwd().resolve(), settings().home)
+    service = Scheduler(project_root(), settings().home)
     sigterm_as_interrupt()  # a service manager's stop ends a run as FAILED, not lost
     if once:
         for name, slot in service.tick():
@@ -636,14 +634,33 @@ def scheduler(once: bool, interval: float) -> None:
 def lab(port: int, address: str, with_scheduler: bool, no_browser: bool,
         lab_args: tuple[str, ...]) -> None:
     """JupyterLab on this project (extra arguments go to `jupyter lab`)."""
-    from pathlib import Path
 
     from workbench.lab import lab as run_lab
 
-    code = run_lab(Path.cwd().resolve(), port=port, address=address,
+    code = run_lab(project_root(), port=port, address=address,
                    with_scheduler=with_scheduler, open_browser=not no_browser,
                    extra_args=lab_args, say=lambda line: click.echo(line, err=True))
     sys.exit(code)
+
+
+@cli.command()
+@click.option("--port", type=int, default=5006, show_default=True)
+@click.option("--address", default="127.0.0.1", show_default=True,
+              help="interface to bind; the login is required either way")
+@click.option("--basic-auth", default=None, help="USER:PASSWORD for the login (default: user "
+              "'workbench' and a generated password, printed)")
+@click.option("--cookie-secret", default=None, help="signs login cookies (default: random)")
+@click.option("--scheduler", "with_scheduler", is_flag=True,
+              help="also run `workbench scheduler` for ./pipelines while it serves")
+def dashboard(port: int, address: str, basic_auth: str | None, cookie_secret: str | None,
+              with_scheduler: bool) -> None:
+    """Panel dashboards (promotion: champion, requests, history) behind a login."""
+
+    from workbench.dashboard import dashboard as serve
+
+    sys.exit(serve(project_root(), port=port, address=address, basic_auth=basic_auth,
+                   cookie_secret=cookie_secret, with_scheduler=with_scheduler,
+                   say=lambda line: click.echo(line, err=True)))
 
 
 @cli.command()

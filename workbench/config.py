@@ -24,6 +24,13 @@ class Settings:
         return self.tracking_uri.startswith("sqlite:")
 
 
+def project_root(root: str | os.PathLike[str] | None = None) -> Path:
+    """The project whose `pipelines/` and notebooks are meant: `root`, else `WORKBENCH_PROJECT`
+    (set by `workbench lab` for its kernels, which start in the notebook's own folder), else
+    the current directory."""
+    return Path(root or os.environ.get("WORKBENCH_PROJECT") or Path.cwd()).resolve()
+
+
 def settings() -> Settings:
     home = Path(os.environ.get("WORKBENCH_HOME", ".workbench")).expanduser().resolve()
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}"

@@ -11,7 +11,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from workbench.errors import ConfigError
-from workbench.pipelines.service import scheduler_process, sigterm_as_interrupt, stop
+from workbench.pipelines.service import (
+    project_env,
+    scheduler_process,
+    sigterm_as_interrupt,
+    stop,
+)
 
 
 def lab(root: Path, *, port: int = 8888, address: str = "127.0.0.1",
@@ -32,7 +37,7 @@ def lab(root: Path, *, port: int = 8888, address: str = "127.0.0.1",
         if with_scheduler:
             child = services.enter_context(scheduler_process(root))
             say(f"scheduler: running for {root / 'pipelines'} (pid {child.pid})")
-        server = subprocess.Popen(command, cwd=root)
+        server = subprocess.Popen(command, cwd=root, env=project_env(root))
         try:
             return server.wait()
         except KeyboardInterrupt:

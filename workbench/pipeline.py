@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from workbench.config import project_root
 from workbench.pipelines.run import PipelineRun, run
 from workbench.pipelines.spec import PipelineSpec, load_spec
 
@@ -28,4 +29,4 @@ def create(notebook: str | Path | Sequence[str | Path], *, name: str, model: str
 def load(name: str, *, root: str | Path | None = None) -> PipelineSpec:
     from workbench.pipelines.run import spec_path
 
-    return load_spec(spec_path(name, Path(root or Path.cwd()).resolve()))
+    return load_spec(spec_path(name, project_root(root)))

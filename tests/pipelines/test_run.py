@@ -165,6 +165,8 @@ def test_inputs_are_recorded_with_their_digest_and_passed_to_steps(tracking: Mlf
         str(project / "train.parquet"), 300]
     parent = tracking.get_run(outcome.run_id)
     [recorded] = parent.inputs.dataset_inputs
+    step = tracking.get_run(outcome.steps["read"].run_id)
+    assert step.data.tags["workbench.pipeline"] == "reads"
     assert recorded.dataset.name == "train.parquet" and len(recorded.dataset.digest) == 16
     assert recorded.tags[0].value == "pipeline-input:train_data"
 

@@ -239,6 +239,11 @@ def test_the_pipeline_spec_gates_apply_to_its_model(tracking: MlflowClient,
     assert champion(tracking, "churn") == "1"
     rejected = [e for e in wb.history("churn") if e["action"] == "rejected"]
     assert [g["inputs"]["source"] for g in rejected[0]["gates"]] == ["pipelines/retrain.yaml"] * 2
+    # a kernel started in notebooks/ finds the project through WORKBENCH_PROJECT (lab sets it)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("WORKBENCH_PROJECT", str(root))
+        with pytest.raises(PromotionRefused, match=r"metric val_auc>=0\.85"):
+            wb.promote("churn", run_id=trained(0.80), approver="ana", reason="r")
     # another model is not held to this pipeline's gates
     assert wb.promote("other", run_id=trained(0.5), approver="ana", reason="r",
                       root=root).version == "1"

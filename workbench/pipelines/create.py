@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from workbench.config import project_root
 from workbench.errors import ConfigError
 from workbench.files import write_atomically
 from workbench.pipelines.notebook_params import notebook_parameters
@@ -28,7 +29,7 @@ def create(notebooks: str | Path | Sequence[str | Path], name: str, *,
     """Write the spec of a pipeline running `notebooks` one after another (one notebook: a
     one-step pipeline); returns the spec's path. Its parameters are every notebook's declared
     parameters; a name declared by several notebooks must have one type in all of them."""
-    root = (root or Path.cwd()).resolve()
+    root = project_root(root)
     sources = [notebooks] if isinstance(notebooks, (str, Path)) else list(notebooks)
     if not sources:
         raise ConfigError("a pipeline needs at least one notebook (--from NOTEBOOK)")

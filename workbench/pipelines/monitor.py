@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import ConfigError
+from workbench.config import project_root
+from workbench.errors import ConfigError, WorkbenchError
 from workbench.pipelines.create import PIPELINES_DIR
 from workbench.pipelines.listing import pipeline_for_model
 from workbench.pipelines.spec import DriftPolicy, PipelineSpec
@@ -51,7 +52,7 @@ def monitor(model: str, current: Any, *, root: str | Path | None = None,
     from workbench.promotion import registry
     from workbench.tracking.store import tracking_client
 
-    base = Path(root or Path.cwd()).resolve()
+    base = project_root(root)
     spec = _pipeline_for(model, base)
     policy = policy or spec.drift or DriftPolicy()
     client = tracking_client()
@@ -82,7 +83,11 @@ def monitor(model: str, current: Any, *, root: str | Path | None = None,
         claim.write_text(json.dumps(outcome.to_dict(), default=str))
     client.set_tag(check_run, "workbench.triggered_run", outcome.pipeline_run_id or "")
     if outcome.pipeline_run_id:
-        _propose(client, model, spec, policy, outcome, current, base)
+        try:
+            _propose(client, model, spec, policy, outcome, current, base)
+        except WorkbenchError as exc:  # the retraining happened: keep its ids, say what failed
+            outcome.promotion = {"action": "error", "detail": str(exc)}
+        claim.write_text(json.dumps(outcome.to_dict(), default=str))
     return outcome
 
 

@@ -7,6 +7,7 @@ created or any step starts.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import sys
 import time
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.config import project_root
 from workbench.errors import ConfigError, PipelineFailed
 from workbench.pipelines.create import PIPELINES_DIR, project_path
 from workbench.pipelines.notebook_params import notebook_parameters
@@ -90,11 +92,11 @@ def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path 
     from workbench.tracking.provenance import run_tags
     from workbench.tracking.store import ensure_experiment, log_params, tracking_client
 
-    base = Path(root or Path.cwd()).resolve()
+    base = project_root(root)
     spec = load_spec(spec_path(name, base))
     values = spec.resolve_params(dict(params or {}))
-    sources = {name: _input(spec, name, str(values[name]), base) for name in spec.inputs}
-    values.update({name: source.source for name, source in sources.items()})
+    sources = {key: _input(spec, key, str(values[key]), base) for key in spec.inputs}
+    values.update({key: source.source for key, source in sources.items()})
     per_step = {s.name: step_params(spec, s, values, base) for s in spec.steps}
     tracking = tracking_client()
     experiment_id = ensure_experiment(tracking, experiment or f"pipeline-{name}")
@@ -103,8 +105,8 @@ def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path 
     outcome = PipelineRun(name=name, run_id=parent, status="RUNNING", params=values)
     try:
         log_params(tracking, parent, values)
-        for name, source in sources.items():
-            log_dataset(tracking, parent, source, None, None, context=f"pipeline-input:{name}")
+        for key, source in sources.items():
+            log_dataset(tracking, parent, source, None, None, context=f"pipeline-input:{key}")
         runs = {}
         for step in spec.steps:
             runs[step.name] = tracking.create_run(
@@ -120,12 +122,14 @@ def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path 
         by_name = {s.name: s for s in spec.steps}
         token = uuid.uuid4().hex[:8]
         topic = f"workbench-pipeline-{token}"
+        slots = f"{topic}-slots"
         threads = sum(int(w.get("nthreads", 1))
                       for w in dask.scheduler_info(n_workers=-1)["workers"].values()) or 1
         where = settings()
         settings_env = {"WORKBENCH_HOME": str(where.home),
                         **({"WORKBENCH_ARTIFACT_ROOT": where.artifact_root}
                            if where.artifact_root else {})}
+        events = _subscribe(dask, topic, outcome, on_event)
         for wave in spec.order():
             for step_name in wave:
                 step = by_name[step_name]
@@ -134,12 +138,16 @@ def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path 
                                 notebook=step.notebook, function=step.function,
                                 params=per_step[step.name], timeout_s=timeout_s,
                                 pipeline_run_id=parent, events=topic if on_event else None,
-                                settings_env=settings_env, slots=f"{topic}-slots",
+                                settings_env=settings_env, slots=slots,
                                 max_slots=threads)
                 futures[step.name] = dask.submit(
                     run_step, task, *[futures[d] for d in step.depends_on],
                     key=f"pipeline-{name}-{step.name}-{token}", pure=False)
-        _wait(dask, topic, futures, outcome, on_event)
+        try:
+            _wait(futures, outcome, on_event, events)
+        finally:
+            _release(dask, topic if on_event else None,
+                     slots if any(s.notebook for s in spec.steps) else None)
     except BaseException:
         _finish(tracking, outcome, "FAILED")
         raise
@@ -154,39 +162,53 @@ def _input(spec: PipelineSpec, name: str, path: str, root: Path) -> Any:
     """An input's data, checked before anything runs; relative paths are the project's."""
     from workbench.data import inspect
 
-    resolved = (root / path).expanduser().resolve()
+    given = Path(path).expanduser()
+    resolved = (given if given.is_absolute() else root / given).resolve()
     try:
         return inspect(resolved)
     except ConfigError as exc:
         raise ConfigError(f"input {name} of pipeline {spec.name}: {exc}") from None
 
 
-def _wait(dask: Any, topic: str, futures: dict[str, Any], outcome: PipelineRun,
-          on_event: Callable[[str, str, str], None] | None) -> None:
-    import queue
+def _subscribe(dask: Any, topic: str, outcome: PipelineRun,
+               on_event: Callable[[str, str, str], None] | None) -> Any:
+    """Listen for the steps' "running" events (before any step is submitted: dask does not
+    replay events). Returns the lock that orders them with the client's own events."""
     import threading
 
-    names = {f.key: n for n, f in futures.items()}
-    started = time.monotonic()
-    done: queue.Queue[Any] = queue.Queue()
-    lock = threading.Lock()  # events come from dask's thread and ours
+    lock = threading.Lock()
+    if on_event is None:
+        return lock
 
     def running(event: Any) -> None:
         message = event[1] if isinstance(event, tuple) else event
         name = message.get("step") if isinstance(message, dict) else None
         with lock:
-            if on_event and name in outcome.steps and outcome.steps[name].status == "RUNNING":
+            if name in outcome.steps and outcome.steps[name].status == "RUNNING":
                 on_event(name, "running", "")
 
-    if on_event:
-        for name in futures:
-            on_event(name, "queued", "")
-        dask.subscribe_topic(topic, running)
-    try:
-        _collect(futures, names, done, started, outcome, on_event, lock)
-    finally:
-        if on_event:
+    for name in outcome.steps:
+        on_event(name, "queued", "")
+    dask.subscribe_topic(topic, running)
+    return lock
+
+
+def _release(dask: Any, topic: str | None, slots: str | None) -> None:
+    """Stop listening, and drop this run's semaphore from the scheduler."""
+    with contextlib.suppress(Exception):  # never mask the run's own outcome
+        if topic is not None:
             dask.unsubscribe_topic(topic)
+        if slots is not None:
+            dask.sync(dask.scheduler.semaphore_close, name=slots)
+
+
+def _wait(futures: dict[str, Any], outcome: PipelineRun,
+          on_event: Callable[[str, str, str], None] | None, lock: Any) -> None:
+    import queue
+
+    names = {f.key: n for n, f in futures.items()}
+    done: queue.Queue[Any] = queue.Queue()
+    _collect(futures, names, done, time.monotonic(), outcome, on_event, lock)
 
 
 def _collect(futures: dict[str, Any], names: dict[str, str], done: Any, started: float,

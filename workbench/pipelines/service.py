@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -20,11 +21,19 @@ def scheduler_process(root: Path, interval_s: float = 30.0) -> Iterator[subproce
     which it treats as Ctrl-C (a run in progress is recorded as FAILED, never left RUNNING).
     """
     child = subprocess.Popen([sys.executable, "-m", "workbench.cli", "scheduler",
-                              "--interval", str(interval_s)], cwd=root)
+                              "--interval", str(interval_s)], cwd=root, env=project_env(root))
     try:
         yield child
     finally:
         stop(child)
+
+
+def project_env(root: Path) -> dict[str, str]:
+    """The environment of a service's children: pinned to this project and its store, so a
+    kernel started in `notebooks/` still finds `pipelines/` and the same MLflow store."""
+    from workbench.config import settings
+
+    return {**os.environ, "WORKBENCH_PROJECT": str(root), "WORKBENCH_HOME": str(settings().home)}
 
 
 def stop(child: subprocess.Popen[bytes], grace_s: float = 30.0) -> int:

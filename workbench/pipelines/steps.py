@@ -57,12 +57,13 @@ def run_step(task: StepTask, *upstream: Any) -> dict[str, Any]:
     status = "FAILED"
     error: BaseException | None = None
     outputs: dict[str, Any] = {}
-    _announce(task)
     try:
         if task.notebook is not None:
             with _seceded(task.slots, task.max_slots):
+                _announce(task)  # running now, not waiting for a slot
                 _run_notebook(task, client)
         else:
+            _announce(task)
             outputs = _run_function(task, client)
         status = "FINISHED"
         return {"step": task.step, "run_id": task.run_id, "seconds": time.time() - started,
@@ -110,8 +111,12 @@ def _seceded(slots: str | None, max_slots: int) -> Iterator[None]:
         if slots is None:
             yield
         else:
-            with Semaphore(max_leases=max_slots, name=slots):
-                yield
+            semaphore = Semaphore(max_leases=max_slots, name=slots)
+            try:
+                with semaphore:
+                    yield
+            finally:
+                semaphore.refresh_callback.stop()  # else it ticks on for the worker's life
     finally:
         rejoin()
 
@@ -126,12 +131,17 @@ def _scheduler_address() -> str | None:
 
 
 def _run_notebook(task: StepTask, client: Any) -> None:
+    from workbench.tracking.provenance import file_sha256
+
     source = Path(task.root) / str(task.notebook)
     with tempfile.TemporaryDirectory(prefix="wb-step-") as scratch:
         env = {"WORKBENCH_NOTEBOOK": str(source), "WORKBENCH_PIPELINE": task.pipeline,
                "WORKBENCH_PIPELINE_STEP": task.step, "WORKBENCH_PIPELINE_STEP_RUN": task.run_id,
                "WORKBENCH_PIPELINE_RUN": task.pipeline_run_id,
                "MLFLOW_TRACKING_URI": task.tracking_uri, **task.settings_env}
+        digest = file_sha256(str(source))
+        if digest:  # what papermill reads now, even if someone saves an edit mid-run
+            env["WORKBENCH_NOTEBOOK_SHA256"] = digest
         address = _scheduler_address()
         if address:  # wb.train in the notebook runs on the pipeline's own cluster
             env["WORKBENCH_SCHEDULER"] = address

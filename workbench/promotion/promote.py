@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.config import project_root
 from workbench.errors import ConfigError, PromotionConflict, PromotionRefused
 from workbench.pipelines.listing import pipeline_for_model
 from workbench.promotion import registry
@@ -104,7 +105,7 @@ def promote(model: str, *, run_id: str, approver: str, reason: str,
         raise ConfigError(f"mode must be 'max' or 'min', got {mode!r}")
     wanted = GatePlan.from_flags(require, beat_champion, margin, mode,
                                  data=production_data is not None)
-    base = Path(root or Path.cwd()).resolve()
+    base = project_root(root)
     declared = pipeline_for_model(model, base)
     if declared is not None:
         wanted = wanted.merge(GatePlan.from_spec(*declared, base))
@@ -196,7 +197,15 @@ def _apply(client: MlflowClient, model: str, run: Any, approver: str, reason: st
     """Under the lock: check the champion, register, record, move the alias, log history."""
     run_id = str(run.info.run_id)
     with registry.promotion_lock(client, model):
+        if request_id is not None:  # decided by someone else since we read it?
+            _pending_request(client, request_id, approver, reason)
         current = registry.champion_version(client, model)
+        if current != expected and request_id is not None:
+            raise PromotionConflict(
+                f"the champion of {model} moved to v{current} since request {request_id} was "
+                f"made (it expected {'none' if expected is None else 'v' + str(expected)}); "
+                f"nothing was moved: decline it (`workbench decline {request_id}`) and promote "
+                "again against the new champion")
         if current != expected:
             raise PromotionConflict(
                 f"the champion of {model} is v{current} but this promotion expected "

@@ -37,6 +37,11 @@ def notebook_path() -> str | None:
     return None
 
 
+def explicit_notebook() -> str | None:
+    explicit = os.environ.get("WORKBENCH_NOTEBOOK")
+    return str(Path(explicit).resolve()) if explicit else None
+
+
 def _ipython_user_ns() -> dict[str, object]:
     ipython = sys.modules.get("IPython")
     if ipython is None:
@@ -101,7 +106,8 @@ def run_tags(seed: int) -> dict[str, str]:
         tags["mlflow.source.name"] = source
         tags["workbench.notebook"] = source
         tags["mlflow.source.type"] = "NOTEBOOK" if source.endswith(".ipynb") else "LOCAL"
-        digest = file_sha256(source)
+        pinned = os.environ.get("WORKBENCH_NOTEBOOK_SHA256")  # set by a pipeline step
+        digest = pinned if pinned and explicit_notebook() == source else file_sha256(source)
         if digest:
             tags["workbench.notebook.sha256"] = digest
     for variable, tag in PIPELINE_CONTEXT.items():  # set by a pipeline step for its kernel

@@ -1,0 +1,111 @@
+"""`workbench dashboard`: a real Panel server behind a login, the promotion app seen in Chromium,
+and the scheduler running beside it until the server stops."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+from mlflow import MlflowClient
+
+import workbench as wb
+from apps.promotion import data_store
+from tests.browser import browser_page
+from tests.cli.test_lab import free_port
+from tests.promotion.test_promote import trained
+
+
+def status_without_login(url: str) -> tuple[int, str]:
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    try:
+        with urllib.request.build_opener(NoRedirect).open(url, timeout=10) as response:
+            return int(response.status), ""
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), str(exc.headers.get("Location", ""))
+
+
+def test_data_store_reads_champion_requests_and_history(tracking: MlflowClient) -> None:
+    wb.promote("credit", run_id=trained(0.7), approver="ana", reason="v1")
+    wb.promote("credit", run_id=trained(0.9), approver="ana", reason="v2", four_eyes=True)
+    assert data_store.models() == ["credit"]  # the lock model is not listed
+    summary = data_store.summary("credit")
+    assert summary["champion"] == "1" and summary["history_ok"]
+    assert [e["seq"] for e in summary["pending"]] == [2]
+    assert list(summary["history"]["action"]) == ["requested", "promoted"]  # newest first
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_dashboard_needs_a_login_shows_the_model_and_runs_the_scheduler(
+        tracking: MlflowClient, wb_home: Path, tmp_path: Path) -> None:
+    wb.promote("credit", run_id=trained(0.7), approver="ana", reason="v1")
+    wb.promote("credit", run_id=trained(0.9), approver="ana", reason="v2", four_eyes=True)
+    project = tmp_path / "project"
+    (project / "pipelines").mkdir(parents=True)
+    (project / "steps.py").write_text(
+        "import pathlib\ndef tick():\n    pathlib.Path('ticked.txt').write_text('yes')\n")
+    since = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)).isoformat()
+    (project / "pipelines" / "tick.yaml").write_text(
+        "name: tick\nsteps:\n- {name: tick, function: 'steps:tick'}\n"
+        f"schedule: '* * * * *'\nschedule_since: '{since}'\n")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MLFLOW_TRACKING_URI", "WORKBENCH_SCHEDULER")}
+    env["WORKBENCH_HOME"] = str(wb_home)
+    log = tmp_path / "dashboard.log"
+    with log.open("w") as sink:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).with_name("workbench")), "dashboard", "--scheduler",
+             "--port", str(port), "--basic-auth", "ana:s3cret"],
+            cwd=project, env=env, stdout=sink, stderr=sink)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert server.poll() is None, log.read_text()
+            try:
+                code, where = status_without_login(f"{base}/promotion")
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert code == 302 and where.endswith("login?next=%2Fpromotion")  # no login, no app
+        with browser_page() as page:
+            page.goto(f"{base}/login")
+            page.fill("input[name=username]", "ana")
+            page.fill("input[name=password]", "wrong")
+            page.click("button[type=submit], input[type=submit]")
+            assert "error=" in page.url
+            page.fill("input[name=username]", "ana")
+            page.fill("input[name=password]", "s3cret")
+            page.click("button[type=submit], input[type=submit]")
+            page.goto(f"{base}/promotion")
+            card = page.locator("p", has_text="Champion:").first  # CSS pierces shadow roots
+            card.wait_for(timeout=60_000)
+            assert "Champion: v1" in card.inner_text()
+            assert "History chain: intact" in card.inner_text()
+            assert page.get_by_text("credit/2").first.is_visible()
+            assert page.get_by_text("requested", exact=True).first.is_visible()  # the table
+        while time.monotonic() < deadline and not (project / "ticked.txt").exists():
+            time.sleep(1)
+        assert (project / "ticked.txt").read_text() == "yes"  # the scheduler ran the slot
+        children = psutil.Process(server.pid).children(recursive=True)
+        listening = {c.laddr.ip for c in psutil.net_connections("inet")
+                     if c.status == psutil.CONN_LISTEN and c.laddr.port == port}
+        assert listening and listening <= {"127.0.0.1", "::1"}, listening
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    time.sleep(1)
+    assert [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE] == []

@@ -1,0 +1,77 @@
+"""`workbench dashboard`: the Panel apps of `apps/` under `panel serve`, on 127.0.0.1, behind a
+login, optionally with the pipeline scheduler beside them for as long as they run."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import secrets
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from workbench.errors import ConfigError
+from workbench.pipelines.service import (
+    project_env,
+    scheduler_process,
+    sigterm_as_interrupt,
+    stop,
+)
+
+APPS_DIR = Path(__file__).resolve().parents[1] / "apps"
+APPS = ("promotion",)  # served at /<name>; panel's index at / lists them
+
+
+def dashboard(root: Path, *, port: int = 5006, address: str = "127.0.0.1",
+              basic_auth: str | None = None, cookie_secret: str | None = None,
+              with_scheduler: bool = False, say: Callable[[str], None] = print) -> int:
+    """Serve the dashboards until stopped; returns panel's exit code.
+
+    Every route needs a login: `basic_auth` is `USER:PASSWORD`; without it a password is
+    generated for the user `workbench` and printed, as Jupyter prints its token.
+    """
+    if importlib.util.find_spec("panel") is None:
+        raise ConfigError("Panel is not installed: pip install 'workbench[dashboard]'")
+    scripts = [APPS_DIR / name for name in APPS]  # directory apps: /<name> runs its main.py
+    missing = [str(s) for s in scripts if not (s / "main.py").is_file()]
+    if missing:
+        raise ConfigError(f"dashboard apps not found ({', '.join(missing)}); they ship with the "
+                          "repository: install it with `pip install -e .` from a clone")
+    user, password = _credentials(basic_auth)
+    with contextlib.ExitStack() as services:
+        credentials = Path(services.enter_context(tempfile.TemporaryDirectory(
+            prefix="wb-dashboard-"))) / "users.json"
+        credentials.write_text(json.dumps({user: password}))
+        credentials.chmod(0o600)
+        command = [sys.executable, "-m", "panel", "serve", *map(str, scripts),
+                   "--address", address, "--port", str(port),
+                   "--allow-websocket-origin", f"{address}:{port}",
+                   "--basic-auth", str(credentials),
+                   "--cookie-secret", cookie_secret or secrets.token_urlsafe(32)]
+        sigterm_as_interrupt()
+        if with_scheduler:
+            child = services.enter_context(scheduler_process(root))
+            say(f"scheduler: running for {root / 'pipelines'} (pid {child.pid})")
+        if basic_auth is None:
+            say(f"dashboard: http://{address}:{port}/  user {user}  password {password}")
+        # JS and CSS from this server, not a CDN: works offline, tells no third party
+        server = subprocess.Popen(command, cwd=root,
+                                  env={**project_env(root), "BOKEH_RESOURCES": "server"})
+        try:
+            return server.wait()
+        except KeyboardInterrupt:
+            return stop(server)
+        finally:
+            stop(server)
+
+
+def _credentials(basic_auth: str | None) -> tuple[str, str]:
+    if basic_auth is None:
+        return "workbench", secrets.token_urlsafe(12)
+    user, sep, password = basic_auth.partition(":")
+    if not sep or not user or not password:
+        raise ConfigError("--basic-auth takes USER:PASSWORD, e.g. --basic-auth ana:s3cret")
+    return user, password
