@@ -3,23 +3,16 @@ login, optionally with the pipeline scheduler beside them for as long as they ru
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import secrets
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from workbench.errors import ConfigError
-from workbench.pipelines.service import (
-    project_env,
-    scheduler_process,
-    sigterm_as_interrupt,
-    stop,
-)
+from workbench.pipelines.service import serve
 
 APPS_DIR = Path(__file__).resolve().parents[1] / "apps"
 APPS = ("promotion",)  # served at /<name>; panel's index at / lists them
@@ -41,9 +34,8 @@ def dashboard(root: Path, *, port: int = 5006, address: str = "127.0.0.1",
         raise ConfigError(f"dashboard apps not found ({', '.join(missing)}); they ship with the "
                           "repository: install it with `pip install -e .` from a clone")
     user, password = _credentials(basic_auth)
-    with contextlib.ExitStack() as services:
-        credentials = Path(services.enter_context(tempfile.TemporaryDirectory(
-            prefix="wb-dashboard-"))) / "users.json"
+    with tempfile.TemporaryDirectory(prefix="wb-dashboard-") as scratch:
+        credentials = Path(scratch) / "users.json"
         credentials.write_text(json.dumps({user: password}))
         credentials.chmod(0o600)
         command = [sys.executable, "-m", "panel", "serve", *map(str, scripts),
@@ -51,21 +43,11 @@ def dashboard(root: Path, *, port: int = 5006, address: str = "127.0.0.1",
                    "--allow-websocket-origin", f"{address}:{port}",
                    "--basic-auth", str(credentials),
                    "--cookie-secret", cookie_secret or secrets.token_urlsafe(32)]
-        sigterm_as_interrupt()
-        if with_scheduler:
-            child = services.enter_context(scheduler_process(root))
-            say(f"scheduler: running for {root / 'pipelines'} (pid {child.pid})")
         if basic_auth is None:
             say(f"dashboard: http://{address}:{port}/  user {user}  password {password}")
         # JS and CSS from this server, not a CDN: works offline, tells no third party
-        server = subprocess.Popen(command, cwd=root,
-                                  env={**project_env(root), "BOKEH_RESOURCES": "server"})
-        try:
-            return server.wait()
-        except KeyboardInterrupt:
-            return stop(server)
-        finally:
-            stop(server)
+        return serve(command, root, with_scheduler=with_scheduler, say=say,
+                     env={"BOKEH_RESOURCES": "server"})
 
 
 def _credentials(basic_auth: str | None) -> tuple[str, str]:

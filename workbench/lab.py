@@ -3,20 +3,13 @@ pipeline scheduler running beside it for as long as Lab runs."""
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from workbench.errors import ConfigError
-from workbench.pipelines.service import (
-    project_env,
-    scheduler_process,
-    sigterm_as_interrupt,
-    stop,
-)
+from workbench.pipelines.service import serve
 
 
 def lab(root: Path, *, port: int = 8888, address: str = "127.0.0.1",
@@ -32,15 +25,4 @@ def lab(root: Path, *, port: int = 8888, address: str = "127.0.0.1",
                f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
                f"--ServerApp.root_dir={root}", *([] if open_browser else ["--no-browser"]),
                *extra_args]
-    sigterm_as_interrupt()
-    with contextlib.ExitStack() as services:
-        if with_scheduler:
-            child = services.enter_context(scheduler_process(root))
-            say(f"scheduler: running for {root / 'pipelines'} (pid {child.pid})")
-        server = subprocess.Popen(command, cwd=root, env=project_env(root))
-        try:
-            return server.wait()
-        except KeyboardInterrupt:
-            return stop(server)
-        finally:
-            stop(server)
+    return serve(command, root, with_scheduler=with_scheduler, say=say)

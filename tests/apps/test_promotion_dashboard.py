@@ -3,8 +3,6 @@ and the scheduler running beside it until the server stops."""
 
 from __future__ import annotations
 
-import datetime
-import os
 import signal
 import subprocess
 import sys
@@ -20,7 +18,7 @@ from mlflow import MlflowClient
 import workbench as wb
 from apps.promotion import data_store
 from tests.browser import browser_page
-from tests.cli.test_lab import free_port
+from tests.cli.test_lab import free_port, scheduled_project, service_env
 from tests.promotion.test_promote import trained
 
 
@@ -52,17 +50,9 @@ def test_dashboard_needs_a_login_shows_the_model_and_runs_the_scheduler(
         tracking: MlflowClient, wb_home: Path, tmp_path: Path) -> None:
     wb.promote("credit", run_id=trained(0.7), approver="ana", reason="v1")
     wb.promote("credit", run_id=trained(0.9), approver="ana", reason="v2", four_eyes=True)
-    project = tmp_path / "project"
-    (project / "pipelines").mkdir(parents=True)
-    (project / "steps.py").write_text(
-        "import pathlib\ndef tick():\n    pathlib.Path('ticked.txt').write_text('yes')\n")
-    since = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)).isoformat()
-    (project / "pipelines" / "tick.yaml").write_text(
-        "name: tick\nsteps:\n- {name: tick, function: 'steps:tick'}\n"
-        f"schedule: '* * * * *'\nschedule_since: '{since}'\n")
+    project = scheduled_project(tmp_path / "project")
     port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MLFLOW_TRACKING_URI", "WORKBENCH_SCHEDULER")}
+    env = service_env()
     env["WORKBENCH_HOME"] = str(wb_home)
     log = tmp_path / "dashboard.log"
     with log.open("w") as sink:

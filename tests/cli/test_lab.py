@@ -37,10 +37,9 @@ def status(port: int, token: str | None) -> int:
         return int(exc.code)
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(240)
-def test_lab_serves_with_a_token_and_runs_the_missed_scheduled_slot(tmp_path: Path) -> None:
-    project = tmp_path / "project"
+def scheduled_project(project: Path) -> Path:
+    """A project whose pipeline `tick` has a missed slot (set 5 minutes ago, every minute):
+    a scheduler starting now runs it once, and `ticked.txt` appears."""
     (project / "pipelines").mkdir(parents=True)
     (project / "steps.py").write_text(
         "import pathlib\ndef tick():\n    pathlib.Path('ticked.txt').write_text('yes')\n")
@@ -48,9 +47,21 @@ def test_lab_serves_with_a_token_and_runs_the_missed_scheduled_slot(tmp_path: Pa
     (project / "pipelines" / "tick.yaml").write_text(
         "name: tick\nsteps:\n- {name: tick, function: 'steps:tick'}\n"
         f"schedule: '* * * * *'\nschedule_since: '{since}'\n")
+    return project
+
+
+def service_env() -> dict[str, str]:
+    """This environment, minus what would point a server child at another store or cluster."""
+    return {k: v for k, v in os.environ.items()
+            if k not in ("MLFLOW_TRACKING_URI", "WORKBENCH_SCHEDULER")}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_lab_serves_with_a_token_and_runs_the_missed_scheduled_slot(tmp_path: Path) -> None:
+    project = scheduled_project(tmp_path / "project")
     port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MLFLOW_TRACKING_URI", "WORKBENCH_SCHEDULER")}
+    env = service_env()
     env.update({"WORKBENCH_HOME": str(tmp_path / "wb"), "JUPYTER_TOKEN": TOKEN,
                 "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
                 "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime")})

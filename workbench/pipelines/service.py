@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -26,6 +26,25 @@ def scheduler_process(root: Path, interval_s: float = 30.0) -> Iterator[subproce
         yield child
     finally:
         stop(child)
+
+
+def serve(command: Sequence[str], root: Path, *, with_scheduler: bool = False,
+          say: Callable[[str], None] = print, env: Mapping[str, str] | None = None) -> int:
+    """Run a server (`jupyter lab`, `panel serve`) until it exits or we are stopped, with the
+    scheduler beside it when asked; returns the server's exit code. Nothing outlives it."""
+    sigterm_as_interrupt()
+    with contextlib.ExitStack() as services:
+        if with_scheduler:
+            child = services.enter_context(scheduler_process(root))
+            say(f"scheduler: running for {root / 'pipelines'} (pid {child.pid})")
+        server = subprocess.Popen(list(command), cwd=root,
+                                  env={**project_env(root), **(env or {})})
+        try:
+            return server.wait()
+        except KeyboardInterrupt:
+            return stop(server)
+        finally:
+            stop(server)
 
 
 def project_env(root: Path) -> dict[str, str]:
