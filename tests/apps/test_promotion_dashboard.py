@@ -99,3 +99,13 @@ def test_dashboard_needs_a_login_shows_the_model_and_runs_the_scheduler(
         server.wait(timeout=60)
     time.sleep(1)
     assert [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE] == []
+
+
+def test_a_malformed_login_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    from tests.cli.test_cli import workbench
+
+    done = workbench("dashboard", "--basic-auth", "ana", home=tmp_path / "wb", cwd=tmp_path,
+                     timeout=60)
+    assert done.returncode == 1
+    assert done.stderr == "error: --basic-auth takes USER:PASSWORD, e.g. --basic-auth " \
+                          "ana:s3cret\n"
