@@ -560,6 +560,7 @@ def history(model: str, verify: bool, as_json: bool) -> None:
     """MODEL's promotions, rejections and rollbacks, oldest first."""
     from workbench.promotion.ledger import verify as check
     from workbench.promotion.promote import history as read
+    from workbench.promotion.registry import pending_requests
 
     entries = read(model)
     if verify:
@@ -574,13 +575,13 @@ def history(model: str, verify: bool, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(entries, indent=2, default=str))
         return
-    decided = {e.get("request") for e in entries if e.get("request")}
+    pending = {e["seq"] for e in pending_requests(model, entries)}
     for e in entries:
         version = f"v{e.get('version')}" if e.get("version") else ""
         who = e.get("approver") or e.get("requester") or ""
         click.echo(f"{e['seq']:>4}  {e['at']}  {e['action']:<9} {version:<5} "
                    f"{who}: {e.get('reason', '')}")
-        if e["action"] == "requested" and f"{model}/{e['seq']}" not in decided:
+        if e["seq"] in pending:
             click.echo(f"{'':>6}pending: workbench approve {model}/{e['seq']} --approver WHO "
                        "--reason WHY")
 

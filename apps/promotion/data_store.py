@@ -25,9 +25,7 @@ def summary(model: str) -> dict[str, Any]:
 
     client = tracking_client()
     entries = registry.read_history(client, model)
-    decided = {e.get("request") for e in entries if e.get("request")}
-    pending = [e for e in entries
-               if e.get("action") == "requested" and f"{model}/{e['seq']}" not in decided]
+    pending = registry.pending_requests(model, entries)
     ok, why = verify(entries)
     return {"champion": registry.champion_version(client, model),
             "pending": pending, "history_ok": ok, "history_check": why,

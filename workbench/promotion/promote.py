@@ -162,24 +162,29 @@ def decline(request_id: str, *, approver: str, reason: str) -> dict[str, Any]:
     from workbench.tracking.store import tracking_client
 
     client = tracking_client()
-    model, request = _pending_request(client, request_id, approver, reason)
-    with registry.promotion_lock(client, model):
-        _, request = _pending_request(client, request_id, approver, reason)  # still pending?
+    model, _ = _request_model(request_id)
+    with registry.promotion_lock(client, model):  # checked under the lock: decided only once
+        _, request = _pending_request(client, request_id, approver, reason)
         return registry.append_history(client, model, {
             "action": "declined", "model": model, "run_id": request["run_id"],
             "request": request_id, "requester": request["requester"], "approver": approver,
             "reason": reason, "at": _now()})
 
 
-def _pending_request(client: MlflowClient, request_id: str, approver: str,
-                     reason: str) -> tuple[str, dict[str, Any]]:
+def _request_model(request_id: str) -> tuple[str, int]:
     model, _, seq = request_id.rpartition("/")
     if not model or not seq.isdigit():
         raise ConfigError(f"request {request_id!r} is not MODEL/N (as `promote` printed it)")
+    return model, int(seq)
+
+
+def _pending_request(client: MlflowClient, request_id: str, approver: str,
+                     reason: str) -> tuple[str, dict[str, Any]]:
+    model, seq = _request_model(request_id)
     if not approver.strip() or not reason.strip():
         raise ConfigError("a decision needs an approver and a reason (--approver, --reason)")
     entries = registry.read_history(client, model)
-    request = next((e for e in entries if e.get("seq") == int(seq)
+    request = next((e for e in entries if e.get("seq") == seq
                     and e.get("action") == "requested"), None)
     if request is None:
         raise ConfigError(f"no pending promotion request {request_id}; see `workbench history "

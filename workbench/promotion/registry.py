@@ -101,6 +101,13 @@ def read_history(client: MlflowClient, model: str) -> list[dict[str, Any]]:
     return sorted(entries, key=lambda e: int(e.get("seq", 0)))
 
 
+def pending_requests(model: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The `requested` entries no approval or decline has answered yet."""
+    decided = {e.get("request") for e in entries if e.get("request")}
+    return [e for e in entries
+            if e.get("action") == "requested" and f"{model}/{e['seq']}" not in decided]
+
+
 def append_history(client: MlflowClient, model: str, event: Mapping[str, Any]
                    ) -> dict[str, Any]:
     """Add an entry (call with the promotion lock held)."""
