@@ -204,16 +204,12 @@ def _release(dask: Any, topic: str | None, slots: str | None) -> None:
 
 def _wait(futures: dict[str, Any], outcome: PipelineRun,
           on_event: Callable[[str, str, str], None] | None, lock: Any) -> None:
+    """Record each step's end as it comes, in the order the steps finish."""
     import queue
 
     names = {f.key: n for n, f in futures.items()}
     done: queue.Queue[Any] = queue.Queue()
-    _collect(futures, names, done, time.monotonic(), outcome, on_event, lock)
-
-
-def _collect(futures: dict[str, Any], names: dict[str, str], done: Any, started: float,
-             outcome: PipelineRun, on_event: Callable[[str, str, str], None] | None,
-             lock: Any) -> None:
+    started = time.monotonic()
     for future in futures.values():  # our client is not dask's default, so no as_completed
         future.add_done_callback(done.put)
     for _ in range(len(futures)):
