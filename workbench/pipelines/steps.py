@@ -81,16 +81,21 @@ def run_step(task: StepTask, *upstream: Any) -> dict[str, Any]:
         client.set_terminated(task.run_id, status)
 
 
+def _worker() -> Any:
+    """The dask worker running this step, or None when called directly (tests, debugging)."""
+    from distributed import get_worker
+
+    try:
+        return get_worker()
+    except ValueError:
+        return None
+
+
 def _announce(task: StepTask) -> None:
     """Tell the client this step has started (it shows as running)."""
-    if task.events is None:
-        return
-    try:
-        from distributed import get_worker
-
-        get_worker().log_event(task.events, {"step": task.step, "state": "running"})
-    except ValueError:
-        pass  # not on a dask worker (called directly): nobody to tell
+    worker = _worker()
+    if task.events is not None and worker is not None:
+        worker.log_event(task.events, {"step": task.step, "state": "running"})
 
 
 @contextlib.contextmanager
@@ -99,11 +104,9 @@ def _seceded(slots: str | None, max_slots: int) -> Iterator[None]:
     submits to this same cluster, and must not wait for the thread its own step holds. A
     semaphore with as many leases as the cluster has threads, taken after leaving the pool,
     still keeps a wide DAG from starting every kernel at once."""
-    try:
-        from distributed import Semaphore, get_worker, rejoin, secede
+    from distributed import Semaphore, rejoin, secede
 
-        get_worker()
-    except ValueError:
+    if _worker() is None:
         yield
         return
     secede()
@@ -121,15 +124,6 @@ def _seceded(slots: str | None, max_slots: int) -> Iterator[None]:
         rejoin()
 
 
-def _scheduler_address() -> str | None:
-    try:
-        from distributed import get_worker
-
-        return str(get_worker().scheduler.address)
-    except ValueError:
-        return None
-
-
 def _run_notebook(task: StepTask, client: Any) -> None:
     from workbench.tracking.provenance import file_sha256
 
@@ -142,9 +136,9 @@ def _run_notebook(task: StepTask, client: Any) -> None:
         digest = file_sha256(str(source))
         if digest:  # what papermill reads now, even if someone saves an edit mid-run
             env["WORKBENCH_NOTEBOOK_SHA256"] = digest
-        address = _scheduler_address()
-        if address:  # wb.train in the notebook runs on the pipeline's own cluster
-            env["WORKBENCH_SCHEDULER"] = address
+        worker = _worker()
+        if worker is not None:  # wb.train in the notebook runs on the pipeline's own cluster
+            env["WORKBENCH_SCHEDULER"] = str(worker.scheduler.address)
         if source.suffix == ".py":
             output = Path(scratch) / f"{source.stem}.html"
             try:
