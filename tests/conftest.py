@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.stores import Store
 from workbench.gpu import visible_gpus
 
 
@@ -56,3 +57,27 @@ def tracking(wb_home: Path, dask_client: object):  # type: ignore[no-untyped-def
     from workbench.tracking.store import tracking_client
 
     return tracking_client()
+
+
+@pytest.fixture(scope="session")
+def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real `mlflow server` process on loopback for the session (a REST store)."""
+    from tests.stores import mlflow_server
+
+    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as uri:
+        yield uri
+
+
+@pytest.fixture(params=["embedded", "server"])
+def store(request: pytest.FixtureRequest, wb_home: Path, tmp_path: Path,
+          monkeypatch: pytest.MonkeyPatch) -> Store:
+    """Each test twice: on the embedded SQLite store and on a real tracking server."""
+    if request.param == "embedded":
+        env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'shared' / 'mlflow.db'}",
+               "WORKBENCH_ARTIFACT_ROOT": (tmp_path / "shared" / "artifacts").as_uri()}
+        (tmp_path / "shared").mkdir()
+    else:
+        env = {"MLFLOW_TRACKING_URI": request.getfixturevalue("tracking_server")}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return Store(request.param, env, tmp_path)

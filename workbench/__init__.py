@@ -47,9 +47,9 @@ _EXPORTS = {
     "dossier": "workbench.promotion.dossier",
     "approve": "workbench.promotion.promote",
     "decline": "workbench.promotion.promote",
-    "monitor": "workbench.pipelines.monitor",
+    "monitor": "workbench.retraining",
 }
-_SUBMODULES = {"demo", "pipeline"}
+_SUBMODULES = {"demo": "workbench.demo", "pipeline": "workbench.pipelines"}
 
 __all__ = [
     "ColumnDrift",
@@ -89,7 +89,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from workbench import demo, pipeline
+    from workbench import demo
+    from workbench import pipelines as pipeline
     from workbench.config import settings
     from workbench.dask_cluster import cluster
     from workbench.errors import (
@@ -104,7 +105,6 @@ if TYPE_CHECKING:
     from workbench.monitoring.performance import performance_drift
     from workbench.monitoring.result import ColumnDrift, DriftResult
     from workbench.monitoring.validation import ValidationResult, validate
-    from workbench.pipelines.monitor import monitor
     from workbench.promotion.dossier import dossier
     from workbench.promotion.promote import (
         PromotionRecord,
@@ -114,6 +114,7 @@ if TYPE_CHECKING:
         promote,
         rollback,
     )
+    from workbench.retraining import monitor
     from workbench.training.job import Job, RunResult, Sweep
     from workbench.training.launch import sweep, train
     from workbench.training.space import choice, loguniform, randint, uniform
@@ -122,7 +123,7 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
-        return importlib.import_module(f"workbench.{name}")
+        return importlib.import_module(_SUBMODULES[name])
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'workbench' has no attribute {name!r}")

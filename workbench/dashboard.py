@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from workbench.errors import ConfigError
-from workbench.pipelines.service import serve
+from workbench.service import serve
 
 APPS_DIR = Path(__file__).resolve().parents[1] / "apps"
 APPS = ("promotion",)  # served at /<name>; panel's index at / lists them

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from workbench.errors import ConfigError
-from workbench.pipelines.service import serve
+from workbench.service import serve
 
 
 def lab(root: Path, *, port: int = 8888, address: str = "127.0.0.1",

@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 
 import workbench as wb
 from tests.cli.test_cli import workbench
-from workbench.pipelines.monitor import retrained_runs
+from workbench.retraining import retrained_runs
 
 REPO = Path(__file__).resolve().parents[2]
 

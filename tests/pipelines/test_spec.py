@@ -10,7 +10,7 @@ import pytest
 
 from tests.cli.test_cli import workbench
 from workbench.errors import ConfigError
-from workbench.pipelines.create import create
+from workbench.pipelines.from_notebook import create
 from workbench.pipelines.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]

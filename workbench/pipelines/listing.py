@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import ConfigError
-from workbench.pipelines.create import PIPELINES_DIR
 from workbench.pipelines.schedule import next_run
 from workbench.pipelines.spec import PipelineSpec, load_spec
+from workbench.project import PIPELINES_DIR
 
 
 def pipeline_for_model(model: str, root: Path) -> tuple[Path, PipelineSpec] | None:

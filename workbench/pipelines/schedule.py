@@ -21,8 +21,8 @@ from typing import Any
 
 from workbench.errors import ConfigError
 from workbench.files import write_atomically
-from workbench.pipelines.create import PIPELINES_DIR
 from workbench.pipelines.spec import PipelineSpec, load_spec
+from workbench.project import PIPELINES_DIR
 
 log = logging.getLogger(__name__)
 UTC = datetime.UTC
@@ -33,7 +33,7 @@ def set_schedule(name: str, cron: str, *, root: Path,
     """Write `schedule: CRON` into pipelines/NAME.yaml (other lines and comments kept)."""
     from croniter import croniter
 
-    from workbench.pipelines.run import spec_path
+    from workbench.pipelines.execute import spec_path
 
     if not croniter.is_valid(cron):
         raise ConfigError(f"{cron!r} is not a cron expression, e.g. '0 3 * * *' (03:00 UTC)")
@@ -125,6 +125,6 @@ class Scheduler:
         path.write_text(json.dumps(data))
 
     def _run_pipeline(self, name: str, slot: datetime.datetime) -> Any:
-        from workbench.pipelines.run import run
+        from workbench.pipelines.execute import run
 
         return run(name, root=self.root)

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from workbench.errors import ConfigError
-from workbench.promotion.gates import parse_beat, parse_requirement
+from workbench.gate_syntax import parse_beat, parse_requirement
 
 ParamType = Literal["int", "float", "str", "bool", "list", "dict"]
 PYTHON_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (float, int), "str": (str,),

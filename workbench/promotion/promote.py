@@ -17,16 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.config import project_root
 from workbench.errors import ConfigError, PromotionConflict, PromotionRefused
+from workbench.gate_syntax import Requirement, parse_beat, parse_requirement
 from workbench.pipelines.listing import pipeline_for_model
 from workbench.promotion import registry
-from workbench.promotion.gates import (
-    GateResult,
-    Requirement,
-    champion_gate,
-    metric_gate,
-    parse_beat,
-    parse_requirement,
-)
+from workbench.promotion.gates import GateResult, champion_gate, metric_gate
 from workbench.promotion.ledger import verify
 
 if TYPE_CHECKING:

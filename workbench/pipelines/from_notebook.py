@@ -10,18 +10,7 @@ from workbench.errors import ConfigError
 from workbench.files import write_atomically
 from workbench.pipelines.notebook_params import notebook_parameters
 from workbench.pipelines.spec import Param, PipelineSpec, Step, dump_spec, load_spec
-
-PIPELINES_DIR = "pipelines"
-
-
-def project_path(path: str | Path, root: Path) -> Path:
-    """`path` resolved, and checked to lie inside the project: specs name notebooks relative
-    to the project root so they run the same from any clone."""
-    resolved = (root / path).resolve() if not Path(path).is_absolute() else Path(path).resolve()
-    if not resolved.is_relative_to(root):
-        raise ConfigError(f"{resolved} is outside the project {root}; pipelines run notebooks "
-                          "from the project only: copy it in")
-    return resolved
+from workbench.project import PIPELINES_DIR, project_path
 
 
 def create(notebooks: str | Path | Sequence[str | Path], name: str, *,

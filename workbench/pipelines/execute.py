@@ -19,10 +19,10 @@ from typing import Any
 
 from workbench.config import project_root
 from workbench.errors import ConfigError, PipelineFailed
-from workbench.pipelines.create import PIPELINES_DIR, project_path
 from workbench.pipelines.notebook_params import notebook_parameters
 from workbench.pipelines.spec import PipelineSpec, Step, is_of_type, load_spec
 from workbench.pipelines.steps import StepTask, run_step
+from workbench.project import PIPELINES_DIR, project_path
 
 
 @dataclass

@@ -18,9 +18,9 @@ from typing import Any
 
 from workbench.config import project_root
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.pipelines.create import PIPELINES_DIR
 from workbench.pipelines.listing import pipeline_for_model
 from workbench.pipelines.spec import DriftPolicy, PipelineSpec
+from workbench.project import PIPELINES_DIR
 
 
 @dataclass
@@ -48,7 +48,7 @@ def monitor(model: str, current: Any, *, root: str | Path | None = None,
             ) -> MonitorResult:
     from workbench.config import settings
     from workbench.monitoring.api import drift
-    from workbench.pipelines.run import run
+    from workbench.pipelines.execute import run
     from workbench.promotion import registry
     from workbench.tracking.store import tracking_client
 
@@ -142,7 +142,7 @@ def retrained_runs(client: Any, pipeline_run_id: str) -> list[Any]:
 
 def choose_candidate(runs: list[Any], spec: PipelineSpec) -> tuple[Any | None, str]:
     """One model: that one. Several (a sweep): the best on the spec's first gate metric."""
-    from workbench.promotion.gates import parse_beat, parse_requirement
+    from workbench.gate_syntax import parse_beat, parse_requirement
 
     if not runs:
         return None, ("the pipeline run logged no model in a run of its own (train with "

@@ -1,0 +1,113 @@
+"""Real tracking stores for tests of guarantees across processes: the embedded SQLite store and
+an `mlflow server` process on loopback (a REST store), and separate client processes on them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def mlflow_server(root: Path, port: int | None = None) -> Iterator[str]:
+    """`mlflow server` on 127.0.0.1 over SQLite in `root`, artifacts proxied; yields its URI."""
+    port = port or free_port()
+    root.mkdir(parents=True, exist_ok=True)
+    log = (root / "server.log").open("wb")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "WORKBENCH_"))}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "2", "--backend-store-uri", f"sqlite:///{root / 'server.db'}",
+         "--artifacts-destination", (root / "artifacts").as_uri()],
+        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(uri, child, root / "server.log")
+        yield uri
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, 9)
+            child.wait()
+        log.close()
+
+
+def _wait_healthy(uri: str, child: subprocess.Popen[bytes], log: Path,
+                  timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise RuntimeError(f"mlflow server exited {child.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(uri + "/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"mlflow server not healthy after {timeout_s}s:\n{log.read_text()}")
+
+
+@dataclass(frozen=True)
+class Store:
+    """A tracking store for one test: its kind, the environment that selects it, a scratch dir."""
+
+    kind: str  # "embedded" | "server"
+    env: Mapping[str, str]
+    tmp: Path
+
+    def unique(self, prefix: str = "m") -> str:
+        """A name no other test uses (the server store is shared by the whole session)."""
+        return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+    def client_env(self, name: str) -> dict[str, str]:
+        """The environment of a client process with a `WORKBENCH_HOME` of its own: processes
+        (hosts) share the tracking store, never a home."""
+        home = self.tmp / f"home-{name}"
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("MLFLOW_TRACKING_URI", "WORKBENCH_SCHEDULER", "WORKBENCH_HOME")}
+        return {**env, **self.env, "WORKBENCH_HOME": str(home),
+                "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]),
+                                               env.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+
+
+def spawn(script: str, env: Mapping[str, str], cwd: Path | None = None,
+          args: Sequence[str] = ()) -> subprocess.Popen[str]:
+    """A separate Python process running `script` (dedented); stdout/stderr captured."""
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), *args],
+                            env=dict(env), cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def finish(process: subprocess.Popen[str], timeout_s: float = 180.0) -> tuple[int, str, str]:
+    out, err = process.communicate(timeout=timeout_s)
+    return process.returncode, out, err
+
+
+def release(gate: Path) -> None:
+    """Start processes waiting in `wait_for_gate(...)` at once, to make them race."""
+    gate.write_text("go")
+
+
+GATE_WAIT = """
+import pathlib, sys, time
+_gate = pathlib.Path(sys.argv[1])
+while not _gate.exists():
+    time.sleep(0.01)
+"""

@@ -1,0 +1,142 @@
+"""`workbench pipeline ...`, `scheduler`, `monitor`."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+import click
+
+from workbench.cli.base import (
+    _emit,
+    _parse_params,
+    cli,
+)
+from workbench.config import project_root
+
+
+@cli.group()
+def pipeline() -> None:
+    """Pipelines made from pilot notebooks (pipelines/NAME.yaml)."""
+
+
+@pipeline.command("create")
+@click.option("--from", "notebooks", required=True, multiple=True,
+              type=click.Path(dir_okay=False),
+              help="the pilot notebook (.ipynb with a 'parameters' cell, or marimo .py); "
+                   "repeat it for a chain of notebooks, run in the order given")
+@click.option("--name", required=True, help="pipeline name: pipelines/NAME.yaml")
+@click.option("--model", default=None, help="the registered model the pipeline produces")
+@click.option("--force", is_flag=True, help="overwrite an existing spec")
+@click.option("--json", "as_json", is_flag=True)
+def pipeline_create(notebooks: tuple[str, ...], name: str, model: str | None, force: bool,
+                    as_json: bool) -> None:
+    """Write pipelines/NAME.yaml from a notebook's declared parameters."""
+    from workbench.pipelines.from_notebook import create
+    from workbench.pipelines.spec import load_spec
+
+    path = create(notebooks, name, model=model, force=force)
+    spec = load_spec(path)
+    if as_json:
+        _emit({"path": str(path), "spec": spec.model_dump(mode="json")})
+        return
+    click.echo(f"wrote {path}: {len(spec.params)} parameters "
+               f"({', '.join(spec.params)}), steps {' -> '.join(s.name for s in spec.steps)}")
+
+
+@pipeline.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def pipeline_list(as_json: bool) -> None:
+    """Pipelines in ./pipelines: last run, its status, next scheduled run."""
+
+    from workbench.pipelines.listing import list_pipelines
+
+    rows = list_pipelines(project_root())
+    if as_json:
+        _emit({"pipelines": rows})
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("pipeline", "steps", "schedule", "next run", "last run", "status")
+    for r in rows:
+        if "error" in r:
+            table.add_row(r["name"], "", "", "", "", f"[red]invalid[/]: {r['error']}")
+            continue
+        table.add_row(r["name"], str(r["steps"]), r["schedule"] or "", r["next_run"] or "",
+                      r["last_run"] or "never", r["last_status"] or "")
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
+
+
+@pipeline.command("schedule")
+@click.argument("name")
+@click.option("--cron", required=True, help='cron expression in UTC, e.g. "0 3 * * *"')
+def pipeline_schedule(name: str, cron: str) -> None:
+    """Run pipeline NAME on a schedule (kept in its spec; `workbench scheduler` runs it)."""
+
+    from workbench.pipelines.schedule import next_run, set_schedule
+
+    spec = set_schedule(name, cron, root=project_root())
+    import datetime
+
+    upcoming = next_run(spec, datetime.datetime.now(datetime.UTC))
+    click.echo(f"{name}: {cron} (UTC); next run {upcoming.isoformat() if upcoming else '-'}")
+
+
+@pipeline.command("run")
+@click.argument("name")
+@click.option("-p", "--param", "params", multiple=True, help="key=value (JSON values parsed)")
+@click.option("--json", "as_json", is_flag=True)
+def pipeline_run(name: str, params: tuple[str, ...], as_json: bool) -> None:
+    """Run pipeline NAME on the dask cluster, each step a nested MLflow run."""
+    from workbench.pipelines.execute import run
+
+    def show(step: str, state: str, detail: str) -> None:
+        marks = {"queued": "..", "running": ">>", "finished": "ok", "failed": "FAILED",
+                 "killed": "skipped"}
+        click.echo(f"{marks.get(state, state):>7}  {step}  {detail}", err=True)
+
+    outcome = run(name, _parse_params(params), on_event=show)
+    if as_json:
+        _emit(outcome.to_dict())
+    else:
+        click.echo(f"pipeline {name}: {outcome.status} (run {outcome.run_id})")
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="run what is due now, then exit")
+@click.option("--interval", type=float, default=30.0, show_default=True, help="seconds per tick")
+def scheduler(once: bool, interval: float) -> None:
+    """Run scheduled pipelines of ./pipelines (each slot once, even with several schedulers)."""
+
+    from workbench.config import settings
+    from workbench.pipelines.schedule import Scheduler
+    from workbench.service import sigterm_as_interrupt
+
+    service = Scheduler(project_root(), settings().home)
+    sigterm_as_interrupt()  # a service manager's stop ends a run as FAILED, not lost
+    if once:
+        for name, slot in service.tick():
+            click.echo(f"ran {name} for {slot}")
+        return
+    click.echo(f"scheduler: checking ./pipelines every {interval:g}s (Ctrl-C stops)", err=True)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a person stops it
+        service.serve(interval)
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--data", required=True, type=click.Path(), help="new production data")
+@click.option("--json", "as_json", is_flag=True)
+def monitor(model: str, data: str, as_json: bool) -> None:
+    """Check MODEL's new data for drift; past the policy, retrain (once per cooldown)."""
+    from workbench.retraining import monitor as check
+
+    outcome = check(model, data)
+    if as_json:
+        _emit(outcome.to_dict())
+        return
+    click.echo(f"{model}: drift share {outcome.share:.2f} (threshold {outcome.threshold}); "
+               f"{outcome.reason or 'no action'}")
+    if outcome.promotion:
+        click.echo(f"promotion: {outcome.promotion['action']}: {outcome.promotion['detail']}")
