@@ -53,8 +53,28 @@ def tracking_client(tracking_uri: str | None = None) -> MlflowClient:
     check_reachable(uri)
     if uri.startswith("sqlite:///"):
         settings().home.mkdir(parents=True, exist_ok=True)
+        _create_sqlite_once(uri)
     mlflow.set_tracking_uri(uri)
     return _client(uri)
+
+
+def _create_sqlite_once(uri: str) -> None:
+    """Create a new SQLite store under a file lock: processes that first touch the same new
+    file would otherwise race through MLflow's schema migrations and fail."""
+    import fcntl
+    from pathlib import Path
+
+    if uri in _READY:
+        return
+    path = Path(uri.removeprefix("sqlite:///"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".init-lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _client(uri).search_experiments(max_results=1)  # runs the migrations
+    _READY.add(uri)
+
+
+_READY: set[str] = set()
 
 
 @lru_cache(maxsize=8)
