@@ -41,13 +41,14 @@ def dashboard(root: Path, *, port: int = 5006, address: str = "127.0.0.1",
         command = [sys.executable, "-m", "panel", "serve", *map(str, scripts),
                    "--address", address, "--port", str(port),
                    "--allow-websocket-origin", f"{address}:{port}",
-                   "--basic-auth", str(credentials),
-                   "--cookie-secret", cookie_secret or secrets.token_urlsafe(32)]
+                   "--basic-auth", str(credentials)]
         if basic_auth is None:
             say(f"dashboard: http://{address}:{port}/  user {user}  password {password}")
         # JS and CSS from this server, not a CDN: works offline, tells no third party
+        # the cookie secret goes in the environment: any local user can read a command line
         return serve(command, root, with_scheduler=with_scheduler, say=say,
-                     env={"BOKEH_RESOURCES": "server"})
+                     env={"BOKEH_RESOURCES": "server",
+                          "PANEL_COOKIE_SECRET": cookie_secret or secrets.token_urlsafe(32)})
 
 
 def _credentials(basic_auth: str | None) -> tuple[str, str]:

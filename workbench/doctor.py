@@ -97,7 +97,7 @@ def _cluster(connect: bool) -> Finding:
 
 def _tracking() -> Finding:
     from workbench.errors import UnreachableError
-    from workbench.tracking.store import tracking_client
+    from workbench.tracking.store import display_uri, tracking_client
 
     uri = settings().tracking_uri
     try:
@@ -107,10 +107,11 @@ def _tracking() -> Finding:
         return Finding("tracking", "fail", str(exc).split(";")[0],
                        "start the server, or unset MLFLOW_TRACKING_URI for the embedded store")
     except Exception as exc:
-        return Finding("tracking", "fail", f"{uri}: {type(exc).__name__}: {exc}"[:300],
+        return Finding("tracking", "fail",
+                       f"{display_uri(uri)}: {type(exc).__name__}: {exc}"[:300],
                        "check MLFLOW_TRACKING_URI, or WORKBENCH_HOME's permissions")
     kind = "embedded SQLite" if uri.startswith("sqlite:") else "tracking server"
-    return Finding("tracking", "ok", f"{kind} at {uri}")
+    return Finding("tracking", "ok", f"{kind} at {display_uri(uri)}")
 
 
 def _artifacts() -> Finding:

@@ -44,6 +44,58 @@ def test_data_store_reads_champion_requests_and_history(tracking: MlflowClient) 
     assert list(summary["history"]["action"]) == ["requested", "promoted"]  # newest first
 
 
+MARKUP = '<img src=x onerror="window.__pwned=1">'
+
+
+@pytest.mark.timeout(300)
+def test_markup_in_names_reasons_and_identities_is_shown_as_text(
+        tracking: MlflowClient, wb_home: Path, tmp_path: Path) -> None:
+    model = "credit<svg onload=window.__pwned=2>"
+    wb.promote(model, run_id=trained(0.7), approver=f"ana{MARKUP}", reason=f"v1 {MARKUP}")
+    wb.promote(model, run_id=trained(0.9), approver=f"bo{MARKUP}", reason=f"why {MARKUP}",
+               four_eyes=True)
+    port = free_port()
+    env = {**service_env(), "WORKBENCH_HOME": str(wb_home),
+           "WORKBENCH_COOKIE_SECRET": "cookie-secret-value-123"}
+    with (tmp_path / "dashboard.log").open("w") as sink:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).with_name("workbench")), "dashboard", "--port", str(port),
+             "--basic-auth", "ana:s3cret"], cwd=tmp_path, env=env, stdout=sink, stderr=sink)
+    try:
+        with browser_page() as page:
+            _login(page, f"http://127.0.0.1:{port}", server, tmp_path / "dashboard.log")
+            page.goto(f"http://127.0.0.1:{port}/promotion")
+            page.locator("p", has_text="Champion:").first.wait_for(timeout=60_000)
+            page.get_by_text("requested", exact=True).first.wait_for(timeout=30_000)
+            assert page.get_by_text(f"why {MARKUP}").first.is_visible()  # the pending request
+            assert page.locator("h2", has_text=model).first.is_visible()  # heading, as text
+            assert page.get_by_text(f"v1 {MARKUP}", exact=True).first.is_visible()  # table
+            time.sleep(1)  # a broken <img> fires onerror at once
+            assert page.evaluate("window.__pwned") is None
+            assert page.evaluate("document.querySelectorAll('img[src=x], svg[onload]').length") == 0
+        lines = [" ".join(p.cmdline()) for p in
+                 [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]]
+        assert not [line for line in lines if "cookie-secret" in line], lines  # login worked
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+def _login(page: object, base: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert server.poll() is None, log.read_text()
+        try:
+            status_without_login(f"{base}/promotion")
+            break
+        except OSError:
+            time.sleep(0.5)
+    page.goto(f"{base}/login")  # type: ignore[attr-defined]
+    page.fill("input[name=username]", "ana")  # type: ignore[attr-defined]
+    page.fill("input[name=password]", "s3cret")  # type: ignore[attr-defined]
+    page.click("button[type=submit], input[type=submit]")  # type: ignore[attr-defined]
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_dashboard_needs_a_login_shows_the_model_and_runs_the_scheduler(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -67,12 +68,38 @@ def _scalar(raw: str) -> Any:
 
 
 class _Group(click.Group):
+    """Every failure is one `error:` line and exit 1 (`WORKBENCH_DEBUG=1` shows the traceback);
+    usage errors stay click's, Ctrl-C stays Ctrl-C."""
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
         except WorkbenchError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
+            _fail(str(exc))
+        except Exception as exc:
+            if os.environ.get("WORKBENCH_DEBUG"):
+                raise
+            _fail(f"{_origin(exc)}{type(exc).__name__}: {_first_line(exc)} (WORKBENCH_DEBUG=1 "
+                  "shows the traceback)")
+
+
+def _fail(message: str) -> None:
+    from workbench.tracking.store import display_uri
+
+    click.echo(f"error: {display_uri(message)}", err=True)
+    sys.exit(1)
+
+
+def _origin(exc: Exception) -> str:
+    module = type(exc).__module__.split(".")[0]
+    return "MLflow: " if module == "mlflow" else ""
+
+
+def _first_line(exc: Exception) -> str:
+    text = getattr(exc, "message", None) or str(exc) or repr(exc)
+    return next((line.strip() for line in str(text).splitlines() if line.strip()), "")
 
 
 @click.group(cls=_Group)

@@ -62,7 +62,9 @@ def lab(port: int, address: str, with_scheduler: bool, no_browser: bool,
               help="interface to bind; the login is required either way")
 @click.option("--basic-auth", default=None, help="USER:PASSWORD for the login (default: user "
               "'workbench' and a generated password, printed)")
-@click.option("--cookie-secret", default=None, help="signs login cookies (default: random)")
+@click.option("--cookie-secret", default=None, envvar="WORKBENCH_COOKIE_SECRET",
+              help="signs login cookies (default: random; env WORKBENCH_COOKIE_SECRET keeps it "
+              "off the command line)")
 @click.option("--scheduler", "with_scheduler", is_flag=True,
               help="also run `workbench scheduler` for ./pipelines while it serves")
 def dashboard(port: int, address: str, basic_auth: str | None, cookie_secret: str | None,

@@ -150,6 +150,7 @@ def demo(rows: int, epochs: int, as_json: bool) -> None:
     """The main job on the embedded defaults: train, track and register the demo classifier."""
     import workbench as wb
     from workbench.config import settings
+    from workbench.tracking.store import display_uri
 
     data = _demo_data(rows, 0)
     job = wb.train(DEMO_FN, params={"epochs": epochs}, data=data, run_name="demo",
@@ -157,7 +158,7 @@ def demo(rows: int, epochs: int, as_json: bool) -> None:
     result = _wait(job)
     out = {**result.to_dict(), "status": job.status(),
            "registered": _registered_version(DEMO_MODEL, job.run_id),
-           "tracking_uri": settings().tracking_uri}
+           "tracking_uri": display_uri(settings().tracking_uri)}
     if as_json:
         _emit(out)
         return

@@ -26,6 +26,14 @@ def quiet_mlflow() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+_CREDENTIALS = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):[^@\s]*@")
+
+
+def display_uri(text: str) -> str:
+    """`text` (a URI, or a message holding some) with every password shown as `***`."""
+    return _CREDENTIALS.sub(r"\1:***@", text)
+
+
 def check_reachable(tracking_uri: str, timeout: float = 3.0) -> None:
     """Fail fast with a one-line reason when a tracking server is down."""
     if not tracking_uri.startswith(("http://", "https://")):
@@ -39,7 +47,8 @@ def check_reachable(tracking_uri: str, timeout: float = 3.0) -> None:
     except (OSError, urllib.error.URLError) as exc:
         reason = getattr(exc, "reason", exc)
         raise UnreachableError(
-            f"cannot reach the MLflow tracking server at {tracking_uri} ({reason}); start it, or "
+            f"cannot reach the MLflow tracking server at {display_uri(tracking_uri)} ({reason}); "
+            "start it, or "
             "unset MLFLOW_TRACKING_URI to use the embedded SQLite store"
         ) from None
 
