@@ -11,6 +11,41 @@ import pytest
 from tests.stores import Store
 from workbench.gpu import visible_gpus
 
+REPO = Path(__file__).resolve().parents[1]
+_CACHES = ("__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".egg-info")
+
+
+def _repo_leftovers() -> set[str]:
+    """Untracked and ignored paths in the checkout (caches aside)."""
+    import subprocess
+
+    done = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=REPO,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        return set()
+    return {line[3:] for line in done.stdout.splitlines()
+            if line[:2] in ("??", "!!") and not any(c in line for c in _CACHES)}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_BEFORE] = _repo_leftovers()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The suite writes only to temp dirs: a file it leaves in the checkout (an `mlruns/` from
+    an MLflow call that missed the configured store, say) fails the run."""
+    before = session.config.stash.get(_BEFORE, None)
+    if before is None or session.config.option.collectonly:
+        return
+    left = sorted(_repo_leftovers() - before)
+    if left:
+        session.config.get_terminal_writer().line(
+            f"error: the tests left files in the checkout: {', '.join(left)}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_BEFORE = pytest.StashKey[set[str]]()
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if visible_gpus():
