@@ -25,9 +25,9 @@ from workbench.promotion.records import (
     PromotionRecord,
     PromotionRequest,
     actor,
+    approval_tags,
     evidence,
     now,
-    write_record,
 )
 from workbench.promotion.rollback import apply_rollback, rollback, unlock
 
@@ -89,7 +89,7 @@ def promote(model: str, *, run_id: str, approver: str, reason: str,
         else (None if expect_version is None else str(expect_version))
     gates = evaluate(client, model, run, wanted, expected, production_data, training_data)
     at = now()
-    registry.ensure_registered(client, model)
+    registered = registry.ensure_registered(client, model)
     failed = [g for g in gates if not g.passed]
     if failed:
         with registry.promotion_lock(client, model):
@@ -99,7 +99,7 @@ def promote(model: str, *, run_id: str, approver: str, reason: str,
                 "gates": [g.to_dict() for g in gates]}, champion=expected)
         raise PromotionRefused(f"promotion of run {run_id} to {model} refused; failing gates: "
                                + "; ".join(f"{g.gate} ({g.detail})" for g in failed))
-    if four_eyes or registry.requires_four_eyes(client, model):
+    if four_eyes or registered.get(registry.FOUR_EYES_TAG, "") == "true":
         with registry.promotion_lock(client, model):
             entry = registry.append_history(client, model, {
                 "action": "requested", "model": model, "run_id": run_id, "requester": approver,
@@ -161,6 +161,7 @@ def _apply(client: MlflowClient, model: str, run: Any, approver: str, reason: st
     with registry.promotion_lock(client, model) as lease:
         if request_id is not None:  # decided by someone else since we read it?
             registry.pending_request(client, request_id)
+        tail = registry.open_history(client, model)  # a broken history: nothing registered
         current = registry.champion_version(client, model)
         if current != expected and request_id is not None:
             raise PromotionConflict(
@@ -173,11 +174,13 @@ def _apply(client: MlflowClient, model: str, run: Any, approver: str, reason: st
                 f"the champion of {model} is v{current} but this promotion expected "
                 f"{'none' if expected is None else 'v' + expected}; nothing was moved: check "
                 f"the new champion, then pass --expect-version {current} to promote anyway")
-        version = registry.version_for_run(client, model, run)
         proof = {**evidence(run), "requester": requester, "request": request_id, **who}
-        record = PromotionRecord(model, version, current, registry.CHAMPION, run_id, approver,
+        record = PromotionRecord(model, "", current, registry.CHAMPION, run_id, approver,
                                  reason, at, gates, proof)
-        write_record(client, record)
+        # the approval tags ride on the version's creation: one call, not one per tag
+        record.version = version = registry.version_for_run(client, model, run,
+                                                            approval_tags(record))
+        registry.log_record(client, run_id, model, version, record.to_dict())
         registry.still_held(lease, model)
         registry.set_champion(client, model, version)
         try:
@@ -185,7 +188,7 @@ def _apply(client: MlflowClient, model: str, run: Any, approver: str, reason: st
                 "action": "promoted", "model": model, "version": version, "previous": current,
                 "run_id": run_id, "approver": approver, "reason": reason, "at": at,
                 "requester": requester, "request": request_id, **who,
-                "gates": [g.to_dict() for g in gates]}, champion=version)
+                "gates": [g.to_dict() for g in gates]}, champion=version, tail=tail)
         except BaseException:  # no alias move without its history entry
             registry.set_champion(client, model, current)
             raise

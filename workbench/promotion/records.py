@@ -6,14 +6,11 @@ import datetime
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from workbench.errors import ConfigError
 from workbench.promotion import registry
 from workbench.promotion.gates import GateResult
-
-if TYPE_CHECKING:
-    from mlflow import MlflowClient
 
 
 @dataclass
@@ -85,16 +82,16 @@ def evidence(run: Any) -> dict[str, Any]:
             "metrics": dict(run.data.metrics)}
 
 
-def write_record(client: MlflowClient, record: PromotionRecord) -> None:
-    """The approval record on the version (tags, each within MLflow's limit) and whole as a
-    dossier artifact on the run."""
+def approval_tags(record: PromotionRecord) -> dict[str, str]:
+    """The approval record as version tags, each within MLflow's limit (the whole record is
+    the dossier artifact on the run)."""
     gates_text = json.dumps([{"gate": g.gate, "passed": g.passed, "detail": g.detail[:300]}
                              for g in record.gates])
     if len(gates_text) > registry.TAG_LIMIT:  # hundreds of gates: the record has them all
         gates_text = json.dumps([{"gate": g.gate[:100], "passed": g.passed}
                                  for g in record.gates][:30])
-    tags = {"workbench.approved_by": record.approver, "workbench.approved_at": record.at,
-            "workbench.approval_reason": record.reason,
+    return {"workbench.approved_by": record.approver, "workbench.approved_at": record.at,
+            "workbench.approval_reason": registry.fit_tag(record.reason),
             "workbench.previous_champion": record.previous_version or "",
             "workbench.gates": gates_text,
             "workbench.git_commit": str(record.evidence.get("git_commit") or ""),
@@ -102,5 +99,3 @@ def write_record(client: MlflowClient, record: PromotionRecord) -> None:
             "workbench.notebook_sha256": str(record.evidence.get("notebook_sha256") or ""),
             "workbench.dataset_digests": ",".join(str(d["digest"]) for d in
                                                   record.evidence.get("datasets", []))}
-    registry.set_version_tags(client, record.model, record.version, tags)
-    registry.log_record(client, record.run_id, record.model, record.version, record.to_dict())

@@ -79,28 +79,24 @@ def model_tags(client: MlflowClient, model: str) -> dict[str, str]:
         raise ConfigError(f"no registered model {model!r}; check the name") from None
 
 
-def requires_four_eyes(client: MlflowClient, model: str) -> bool:
-    with contextlib.suppress(ConfigError):
-        return model_tags(client, model).get(FOUR_EYES_TAG, "") == "true"
-    return False
-
-
 def rollback_is_emergency(tags: Mapping[str, str]) -> bool:
     return tags.get(ROLLBACK_POLICY_TAG, "") == "emergency"
 
 
-def ensure_registered(client: MlflowClient, model: str) -> None:
+def ensure_registered(client: MlflowClient, model: str) -> dict[str, str]:
+    """`model` registered (by us or a concurrent promotion); its tags."""
     from mlflow.exceptions import MlflowException
 
     try:
-        client.get_registered_model(model)
+        return dict(client.get_registered_model(model).tags)
     except MlflowException:
         try:
-            client.create_registered_model(model)
+            return dict(client.create_registered_model(model).tags or {})
         except MlflowException as exc:
             if getattr(exc, "error_code", None) != "RESOURCE_ALREADY_EXISTS":
                 raise RegistryError(f"cannot register model {model!r}: "
                                     f"{_first_line(exc)}") from None
+            return model_tags(client, model)
 
 
 def model_names(client: MlflowClient) -> list[str]:
@@ -142,7 +138,7 @@ def promotion_lock(client: MlflowClient, model: str, wait_s: float = LOCK_WAIT_S
 def still_held(lease: leases.Lease, model: str) -> None:
     """Checked against the store right before a move: a holder frozen past the stale limit
     (and taken over) must not move anything when it wakes."""
-    if lease.lost or not lease.beat():
+    if not lease.still_ours():
         raise PromotionConflict(f"the promotion lock of {model} was taken over while this "
                                 "promotion held it (unlocked?); nothing was moved: try again")
 
@@ -245,21 +241,36 @@ def pending_request(client: MlflowClient, request_id: str) -> tuple[str, dict[st
     return model, request
 
 
-def append_history(client: MlflowClient, model: str, event: Mapping[str, Any],
-                   champion: str | None = None) -> dict[str, Any]:
-    """Add an entry and move the head (call with the promotion lock held); `champion` is the
-    version the alias points at once this entry stands (the head is copied onto it). Refused
-    when the stored chain does not end where its head says: appending would hide that."""
+@dataclass
+class Tail:
+    """The end of a history about to be appended to, checked against its head."""
+
+    tags: dict[str, str]
+    entries: list[dict[str, Any]]
+
+
+def open_history(client: MlflowClient, model: str) -> Tail:
+    """The history to append to (call with the lock held, before changing anything): refused
+    when its stored chain does not end where its head says, since appending would hide that."""
     tags = model_tags(client, model)
     entries = read_history(client, model, tags)
     head = _anchor(tags.get(HEAD_TAG), "the model")
-    last = entries[-1] if entries else None
-    ends = (last["seq"], last["hash"]) if last else None
+    ends = (entries[-1]["seq"], entries[-1]["hash"]) if entries else None
     legacy = head is None and not any(e.get("anchored") for e in entries)  # before heads
     if not legacy and ends != ((head.seq, head.hash) if head else None):
         raise ConfigError(f"the history of {model} does not end at its head (entries deleted "
                           f"or added outside workbench); nothing was moved: see `workbench "
                           f"history {model} --verify`")
+    return Tail(tags, entries)
+
+
+def append_history(client: MlflowClient, model: str, event: Mapping[str, Any],
+                   champion: str | None = None, tail: Tail | None = None) -> dict[str, Any]:
+    """Add an entry and move the head (call with the promotion lock held); `champion` is the
+    version the alias points at once this entry stands (the head is copied onto it); `tail`
+    as `open_history` read it under this lock."""
+    tail = tail or open_history(client, model)
+    entries, last = tail.entries, (tail.entries[-1] if tail.entries else None)
     event = {**event, "anchored": True}
     if event.get("action") in ledger.MOVES:
         left = ledger.champion_left(entries)
@@ -268,7 +279,7 @@ def append_history(client: MlflowClient, model: str, event: Mapping[str, Any],
     kept, moved = ledger.split_large(event, ENTRY_LIMIT)
     texts: dict[str, str | None] = dict(moved)
     if moved:
-        run_id = _ledger_run(client, model, tags)
+        run_id = _ledger_run(client, model, tail.tags)
         kept["blobs"] = {name: {"sha256": ledger.digest(text),
                                 "uri": _store_blob(client, run_id, text)}
                          for name, text in moved.items()}
@@ -286,7 +297,9 @@ def append_history(client: MlflowClient, model: str, event: Mapping[str, Any],
         with contextlib.suppress(Exception):
             client.delete_registered_model_tag(model, f"{HISTORY_TAG}{entry['seq']:06d}")
         raise
-    return ledger.expand(entry, texts)
+    tail.entries.append(ledger.expand(entry, texts))
+    tail.tags[HEAD_TAG] = anchor
+    return tail.entries[-1]
 
 
 def _stored(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -338,12 +351,20 @@ def _load_blob(client: MlflowClient, uri: str) -> str | None:
 def load_artifact_text(client: MlflowClient, run_id: str, path: str) -> str | None:
     if not run_id or not path:
         return None
+    bar = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"  # no bars on stderr for a few kilobytes
+    saved = os.environ.get(bar)
+    os.environ[bar] = "false"
     with tempfile.TemporaryDirectory() as scratch:
         try:
             local = client.download_artifacts(run_id, path, scratch)
             return Path(local).read_text()
         except Exception:  # gone, or never written: the caller reports what is missing
             return None
+        finally:
+            if saved is None:
+                os.environ.pop(bar, None)
+            else:
+                os.environ[bar] = saved
 
 
 # --- versions and records --------------------------------------------------------------------
@@ -364,17 +385,20 @@ def model_source(client: MlflowClient, run: Any) -> tuple[str, str | None]:
                       "module, or mlflow.<flavor>.log_model) before promoting")
 
 
-def version_for_run(client: MlflowClient, model: str, run: Any) -> str:
-    """The version holding `run`'s model, registered now if it is not yet (with the client's
-    own store, no global tracking URI)."""
+def version_for_run(client: MlflowClient, model: str, run: Any,
+                    tags: Mapping[str, str]) -> str:
+    """The version holding `run`'s model, registered now if it is not yet (through the
+    client's own store, no global tracking URI), carrying `tags`."""
     from workbench.tracking.store import filter_literal
 
     run_id = str(run.info.run_id)
     for version in client.search_model_versions(f"name = {filter_literal(model)}"):
         if version.run_id == run_id:
+            set_version_tags(client, model, str(version.version), tags)
             return str(version.version)
     source, model_id = model_source(client, run)
-    created = client.create_model_version(model, source, run_id=run_id, model_id=model_id)
+    created = client.create_model_version(model, source, run_id=run_id, model_id=model_id,
+                                          tags={k: fit_tag(v) for k, v in tags.items()})
     return str(created.version)
 
 

@@ -31,19 +31,19 @@ def rollback(model: str, *, approver: str, reason: str, to_version: str | int | 
     four_eyes = tags.get(registry.FOUR_EYES_TAG, "") == "true"
     emergency = four_eyes and registry.rollback_is_emergency(tags)
     with registry.promotion_lock(client, model) as lease:
-        entries = registry.read_history(client, model)
+        tail = registry.open_history(client, model)
         current = registry.champion_version(client, model)
-        target = _target(client, model, entries, current, to_version)
+        target = _target(client, model, tail.entries, current, to_version)
         at = now()
         if four_eyes and not emergency:
             entry = registry.append_history(client, model, {
                 "action": "requested", "kind": "rollback", "model": model, "version": target,
                 "run_id": registry.version_run(client, model, target) or None,
                 "requester": approver, "reason": reason, "at": at, "champion": current,
-                **who}, champion=current)
+                **who}, champion=current, tail=tail)
             return {**entry, "request_id": f"{model}/{entry['seq']}"}
         registry.still_held(lease, model)
-        return _move(client, model, target, current, {
+        return _move(client, model, target, current, tail, {
             "approver": approver, "reason": reason, "at": at, **who,
             **({"emergency": True} if emergency else {})})
 
@@ -59,11 +59,11 @@ def apply_rollback(client: MlflowClient, model: str, request: dict[str, Any], ap
                 f"the champion of {model} moved to v{current} since rollback request "
                 f"{request_id} was made (it expected v{request.get('champion')}); nothing was "
                 f"moved: decline it (`workbench decline {request_id}`) and ask again")
-        entries = registry.read_history(client, model)
-        target = _target(client, model, entries, current, request["version"])
+        tail = registry.open_history(client, model)
+        target = _target(client, model, tail.entries, current, request["version"])
         registry.still_held(lease, model)
         at = now()
-        _move(client, model, target, current, {
+        _move(client, model, target, current, tail, {
             "approver": approver, "reason": reason, "at": at, "requester": request["requester"],
             "request": request_id, **who})
     return PromotionRecord(model, target, current, registry.CHAMPION,
@@ -126,12 +126,12 @@ def _target(client: MlflowClient, model: str, entries: list[dict[str, Any]],
 
 
 def _move(client: MlflowClient, model: str, target: str, current: str | None,
-          event: dict[str, Any]) -> dict[str, Any]:
+          tail: registry.Tail, event: dict[str, Any]) -> dict[str, Any]:
     registry.set_champion(client, model, target)
     try:
         return registry.append_history(client, model, {
             "action": "rollback", "model": model, "version": target, "previous": current,
-            **event}, champion=target)
+            **event}, champion=target, tail=tail)
     except BaseException:  # no alias move without its history entry
         registry.set_champion(client, model, current)
         raise
