@@ -144,7 +144,9 @@ def test_cli_promote_history_rollback(tracking: MlflowClient, wb_home: Path) -> 
     assert "failing gates: metric val_auc>=0.95" in refused.stderr
     assert cli("promote", "cli-model", "--run", second, "--approver", "ana", "--reason",
                "v2").returncode == 0
-    assert cli("rollback", "cli-model").returncode == 2  # who and why are required now
+    unnamed = cli("rollback", "cli-model")  # who and why are required now
+    assert unnamed.returncode == 1 and unnamed.stderr.strip() == (
+        "error: a rollback needs an approver and a reason (--approver, --reason)")
     assert cli("rollback", "cli-model", "--approver", "ana", "--reason", "v2 misbehaves"
                ).returncode == 0
     listed = json.loads(cli("history", "cli-model", "--json").stdout)

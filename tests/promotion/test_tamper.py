@@ -74,13 +74,18 @@ def test_verify_finds_tampering(store: Store, tamper: str) -> None:
     import re
 
     assert re.search(found, check.why), check.why
-    if tamper == "alias moved out of band":
+    if tamper == "alias moved out of band":  # the next move records what it found
+        wb.promote(model, run_id=model_run(0.9), approver="ana", reason="v3")
+        entry = wb.history(model)[-1]
+        assert entry["outside_move"] == {"history_left": "2", "found": "1"}
+        assert entry["previous"] == "1" and wb.verify_history(model).ok
         return
     # appending would hide it: a promotion is refused and moves nothing
     with pytest.raises(ConfigError, match=r"history of audit-\w+ (does not end at its head|is "
                                           r"broken at entry 2)"):
         wb.promote(model, run_id=model_run(0.9), approver="ana", reason="v3")
     assert registry.champion_version(client(), model) == "2"
+    assert len(client().search_model_versions(f"name = '{model}'")) == 2  # none registered
 
 
 def test_verify_and_history_cli_say_broken_in_one_line(store: Store) -> None:

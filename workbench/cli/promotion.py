@@ -58,8 +58,8 @@ def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 @cli.command()
 @click.argument("model")
 @click.option("--run", "run_id", required=True, help="the run whose model to promote")
-@click.option("--approver", required=True, help="who approves (recorded)")
-@click.option("--reason", required=True, help="why (recorded)")
+@click.option("--approver", default="", help="who approves (recorded); required")
+@click.option("--reason", default="", help="why (recorded); required")
 @click.option("--require", "require", multiple=True, help='a metric gate, e.g. "val_auc>=0.8"')
 @click.option("--beat-champion", default=None, help="metric the run must beat the champion on")
 @click.option("--margin", type=float, default=0.0, show_default=True)
@@ -104,8 +104,8 @@ def promote(model: str, run_id: str, approver: str, reason: str, require: tuple[
 
 @cli.command()
 @click.argument("request")
-@click.option("--approver", required=True, help="who approves (not the requester)")
-@click.option("--reason", required=True, help="why (recorded)")
+@click.option("--approver", default="", help="who approves (not the requester); required")
+@click.option("--reason", default="", help="why (recorded); required")
 @click.option("--json", "as_json", is_flag=True)
 @one_line_errors
 def approve(request: str, approver: str, reason: str, as_json: bool) -> None:
@@ -121,8 +121,8 @@ def approve(request: str, approver: str, reason: str, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("request")
-@click.option("--approver", required=True, help="who decides (the requester may withdraw)")
-@click.option("--reason", required=True, help="why (recorded)")
+@click.option("--approver", default="", help="who decides (or the requester withdraws); required")
+@click.option("--reason", default="", help="why (recorded); required")
 @click.option("--json", "as_json", is_flag=True)
 @one_line_errors
 def decline(request: str, approver: str, reason: str, as_json: bool) -> None:
@@ -140,8 +140,8 @@ def decline(request: str, approver: str, reason: str, as_json: bool) -> None:
 @click.argument("model")
 @click.option("--to", "to_version", default=None, help="an earlier champion to return to "
               "(default: the champion before the current one)")
-@click.option("--approver", required=True, help="who decides (recorded)")
-@click.option("--reason", required=True, help="why (recorded)")
+@click.option("--approver", default="", help="who decides (recorded); required")
+@click.option("--reason", default="", help="why (recorded); required")
 @click.option("--json", "as_json", is_flag=True)
 @one_line_errors
 def rollback(model: str, to_version: str | None, approver: str, reason: str,
@@ -167,8 +167,8 @@ def rollback(model: str, to_version: str | None, approver: str, reason: str,
 
 @cli.command()
 @click.argument("model")
-@click.option("--approver", required=True, help="who clears the lock (recorded)")
-@click.option("--reason", required=True, help="why (recorded)")
+@click.option("--approver", default="", help="who clears the lock (recorded); required")
+@click.option("--reason", default="", help="why (recorded); required")
 @click.option("--json", "as_json", is_flag=True)
 @one_line_errors
 def unlock(model: str, approver: str, reason: str, as_json: bool) -> None:
