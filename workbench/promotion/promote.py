@@ -96,7 +96,8 @@ def promote(model: str, *, run_id: str, approver: str, reason: str,
             registry.append_history(client, model, {
                 "action": "rejected", "model": model, "run_id": run_id, "approver": approver,
                 "reason": reason, "at": at, "champion": expected, **who,
-                "gates": [g.to_dict() for g in gates]}, champion=expected)
+                "gates": [g.to_dict() for g in gates]},
+                champion=registry.champion_version(client, model))
         raise PromotionRefused(f"promotion of run {run_id} to {model} refused; failing gates: "
                                + "; ".join(f"{g.gate} ({g.detail})" for g in failed))
     if four_eyes or registered.get(registry.FOUR_EYES_TAG, "") == "true":
@@ -104,7 +105,8 @@ def promote(model: str, *, run_id: str, approver: str, reason: str,
             entry = registry.append_history(client, model, {
                 "action": "requested", "model": model, "run_id": run_id, "requester": approver,
                 "reason": reason, "at": at, "champion": expected, **who,
-                "gates": [g.to_dict() for g in gates]}, champion=expected)
+                "gates": [g.to_dict() for g in gates]},
+                champion=registry.champion_version(client, model))
         return PromotionRequest(f"{model}/{entry['seq']}", model, run_id, approver, reason, at,
                                 expected, gates)
     return _apply(client, model, run, approver, reason, at, gates, expected, who,

@@ -287,15 +287,20 @@ def append_history(client: MlflowClient, model: str, event: Mapping[str, Any],
     value = json.dumps(entry, sort_keys=True, default=str)
     if len(value) > TAG_LIMIT:  # many small fields: cannot happen with workbench's events
         raise ConfigError(f"history entry of {model} too large ({len(value)} characters)")
-    client.set_registered_model_tag(model, f"{HISTORY_TAG}{entry['seq']:06d}", value)
+    key = f"{HISTORY_TAG}{entry['seq']:06d}"
+    client.set_registered_model_tag(model, key, value)
     anchor = json.dumps({"seq": entry["seq"], "hash": entry["hash"]})
     try:
         if champion is not None:
             client.set_model_version_tag(model, champion, HEAD_TAG, anchor)
         client.set_registered_model_tag(model, HEAD_TAG, anchor)
-    except BaseException:  # no entry beyond the head
+    except BaseException:  # back to the history as it was: no entry beyond its head
         with contextlib.suppress(Exception):
-            client.delete_registered_model_tag(model, f"{HISTORY_TAG}{entry['seq']:06d}")
+            client.delete_registered_model_tag(model, key)
+            if champion is not None:
+                client.delete_model_version_tag(model, champion, HEAD_TAG)
+            if HEAD_TAG in tail.tags:
+                client.set_registered_model_tag(model, HEAD_TAG, tail.tags[HEAD_TAG])
         raise
     tail.entries.append(ledger.expand(entry, texts))
     tail.tags[HEAD_TAG] = anchor
