@@ -41,8 +41,14 @@ _EXPORTS = {
     "ValidationResult": "workbench.monitoring.validation",
     "performance_drift": "workbench.monitoring.performance",
     "promote": "workbench.promotion.promote",
-    "rollback": "workbench.promotion.promote",
-    "history": "workbench.promotion.promote",
+    "rollback": "workbench.promotion.rollback",
+    "unlock": "workbench.promotion.rollback",
+    "history": "workbench.promotion.queries",
+    "models": "workbench.promotion.queries",
+    "champion": "workbench.promotion.queries",
+    "pending": "workbench.promotion.queries",
+    "verify_history": "workbench.promotion.queries",
+    "HistoryCheck": "workbench.promotion.queries",
     "PromotionRecord": "workbench.promotion.promote",
     "dossier": "workbench.promotion.dossier",
     "approve": "workbench.promotion.promote",
@@ -55,6 +61,7 @@ __all__ = [
     "ColumnDrift",
     "ConfigError",
     "DriftResult",
+    "HistoryCheck",
     "Job",
     "JobCancelled",
     "JobFailed",
@@ -65,6 +72,7 @@ __all__ = [
     "ValidationResult",
     "WorkbenchError",
     "approve",
+    "champion",
     "choice",
     "cluster",
     "decline",
@@ -74,7 +82,9 @@ __all__ = [
     "drift_history",
     "history",
     "loguniform",
+    "models",
     "monitor",
+    "pending",
     "performance_drift",
     "pipeline",
     "promote",
@@ -85,7 +95,9 @@ __all__ = [
     "train",
     "trainable",
     "uniform",
+    "unlock",
     "validate",
+    "verify_history",
 ]
 
 if TYPE_CHECKING:
@@ -106,14 +118,16 @@ if TYPE_CHECKING:
     from workbench.monitoring.result import ColumnDrift, DriftResult
     from workbench.monitoring.validation import ValidationResult, validate
     from workbench.promotion.dossier import dossier
-    from workbench.promotion.promote import (
-        PromotionRecord,
-        approve,
-        decline,
+    from workbench.promotion.promote import PromotionRecord, approve, decline, promote
+    from workbench.promotion.queries import (
+        HistoryCheck,
+        champion,
         history,
-        promote,
-        rollback,
+        models,
+        pending,
+        verify_history,
     )
+    from workbench.promotion.rollback import rollback, unlock
     from workbench.retraining import monitor
     from workbench.training.job import Job, RunResult, Sweep
     from workbench.training.launch import sweep, train

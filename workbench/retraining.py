@@ -176,10 +176,10 @@ def _pipeline_for(model: str, root: Path) -> PipelineSpec:
 def _reference(client: Any, model: str, version: str | None, policy: DriftPolicy,
                root: Path) -> Any:
     if version is not None:
-        from workbench.tracking.datasets import training_data_path
+        from workbench.tracking.datasets import checked_training_data
 
         run_id = client.get_model_version(model, version).run_id
-        found = training_data_path(client.get_run(run_id)) if run_id else None
+        found = checked_training_data(client.get_run(run_id)) if run_id else None
         if found is not None:
             return found
     if policy.reference:

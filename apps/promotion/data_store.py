@@ -6,29 +6,20 @@ from typing import Any
 
 import pandas as pd
 
-LOCK_SUFFIX = ".promotion-lock"
+import workbench as wb
 
 
 def models() -> list[str]:
-    """Registered models, without workbench's lock entries."""
-    from workbench.tracking.store import tracking_client
-
-    names = [m.name for m in tracking_client().search_registered_models(max_results=1000)]
-    return sorted(n for n in names if not n.endswith(LOCK_SUFFIX))
+    """Registered models, without workbench's internal ones (locks, leases)."""
+    return wb.models()
 
 
 def summary(model: str) -> dict[str, Any]:
     """Champion, pending requests and the history (newest first) of one model."""
-    from workbench.promotion import registry
-    from workbench.promotion.ledger import verify
-    from workbench.tracking.store import tracking_client
-
-    client = tracking_client()
-    entries = registry.read_history(client, model)
-    pending = registry.pending_requests(model, entries)
-    ok, why = verify(entries)
-    return {"champion": registry.champion_version(client, model),
-            "pending": pending, "history_ok": ok, "history_check": why,
+    entries = wb.history(model)
+    check = wb.verify_history(model)
+    return {"champion": wb.champion(model),
+            "pending": wb.pending(model), "history_ok": check.ok, "history_check": check.why,
             "history": history_frame(entries)}
 
 

@@ -26,7 +26,9 @@ def trained(auc: float, status: str = "FINISHED") -> str:
     """A run with a logged model and a validation metric, as a training run leaves it."""
     with mlflow.start_run() as run:
         mlflow.log_metric("val_auc", auc)
-        mlflow.pyfunc.log_model(name="model", python_model=Constant())
+        # pip_requirements given: no 8 s requirement inference per test run
+        mlflow.pyfunc.log_model(name="model", python_model=Constant(),
+                                pip_requirements=["mlflow"])
     if status != "FINISHED":
         MlflowClient().set_terminated(run.info.run_id, status)
     return str(run.info.run_id)
@@ -89,13 +91,13 @@ def test_two_concurrent_promotions_exactly_one_wins(tracking: MlflowClient) -> N
 def test_rollback_and_its_refusals(tracking: MlflowClient) -> None:
     wb.promote("ltv", run_id=trained(0.7), approver="ana", reason="v1")
     with pytest.raises(ConfigError, match="replaced no earlier version"):
-        wb.rollback("ltv")
+        wb.rollback("ltv", approver="ana", reason="r")
     wb.promote("ltv", run_id=trained(0.9), approver="ana", reason="v2")
     entry = wb.rollback("ltv", approver="ana", reason="v2 misbehaves")
     assert (entry["version"], entry["previous"]) == ("1", "2")
     assert champion(tracking, "ltv") == "1"
     with pytest.raises(ConfigError, match="has no version 7"):
-        wb.rollback("ltv", to_version=7)
+        wb.rollback("ltv", to_version=7, approver="ana", reason="r")
     assert [e["action"] for e in wb.history("ltv")] == ["promoted", "promoted", "rollback"]
 
 
@@ -104,13 +106,13 @@ def test_history_is_hash_chained_and_tampering_is_found(tracking: MlflowClient) 
 
     wb.promote("audit", run_id=trained(0.7), approver="ana", reason="v1")
     wb.promote("audit", run_id=trained(0.8), approver="ana", reason="v2")
-    assert verify_history("audit") == (True, "2 entries, chain intact")
+    assert tuple(verify_history("audit")) == (True, "2 entries, chain intact")
     key = f"{HISTORY_TAG}000001"
     entry = json.loads(tracking.get_registered_model("audit").tags[key])
     entry["approver"] = "mallory"
     tracking.set_registered_model_tag("audit", key, json.dumps(entry))
     ok, why = verify_history("audit")
-    assert not ok and why == "entry 1: content does not match its hash (edited)"
+    assert not ok and why == "broken at entry 1: content does not match its hash (edited)"
 
 
 def test_bad_promotions_move_nothing(tracking: MlflowClient) -> None:
@@ -142,7 +144,11 @@ def test_cli_promote_history_rollback(tracking: MlflowClient, wb_home: Path) -> 
     assert "failing gates: metric val_auc>=0.95" in refused.stderr
     assert cli("promote", "cli-model", "--run", second, "--approver", "ana", "--reason",
                "v2").returncode == 0
-    assert cli("rollback", "cli-model").returncode == 0
+    unnamed = cli("rollback", "cli-model")  # who and why are required now
+    assert unnamed.returncode == 1 and unnamed.stderr.strip() == (
+        "error: a rollback needs an approver and a reason (--approver, --reason)")
+    assert cli("rollback", "cli-model", "--approver", "ana", "--reason", "v2 misbehaves"
+               ).returncode == 0
     listed = json.loads(cli("history", "cli-model", "--json").stdout)
     assert [e["action"] for e in listed] == ["promoted", "rejected", "promoted", "rollback"]
     verified = cli("history", "cli-model", "--verify")

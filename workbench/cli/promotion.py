@@ -1,9 +1,18 @@
-"""`workbench promote`, `approve`, `decline`, `rollback`, `history`, `dossier`."""
+"""`workbench promote`, `approve`, `decline`, `rollback`, `unlock`, `history`, `dossier`.
+
+Every failure is one `error:` line and exit 1, MLflow's exceptions included, with any
+credentials in it masked.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import re
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -12,13 +21,45 @@ from workbench.cli.base import (
     _write_html,
     cli,
 )
+from workbench.errors import WorkbenchError
+
+_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/@:\s]*):[^/@\s]*@", re.I)
+
+
+def mask_credentials(text: str) -> str:
+    """`scheme://user:***@host`, and no value of MLflow's credential variables."""
+    text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    for name in ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"):
+        secret = os.environ.get(name, "")
+        if len(secret) >= 3:
+            text = text.replace(secret, "***")
+    return text
+
+
+def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Failures as one `error:` line and exit 1 (the store's included), credentials masked."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return command(*args, **kwargs)
+        except (WorkbenchError, MlflowException, OSError) as exc:
+            text = str(getattr(exc, "message", "") or exc).strip() or type(exc).__name__
+            line = " ".join(text.split())
+            prefix = "" if isinstance(exc, WorkbenchError) else "the tracking store refused: "
+            click.echo(f"error: {mask_credentials(prefix + line)}", err=True)
+            sys.exit(1)
+
+    return run
 
 
 @cli.command()
 @click.argument("model")
 @click.option("--run", "run_id", required=True, help="the run whose model to promote")
-@click.option("--approver", required=True, help="who approves (recorded)")
-@click.option("--reason", required=True, help="why (recorded)")
+@click.option("--approver", default="", help="who approves (recorded); required")
+@click.option("--reason", default="", help="why (recorded); required")
 @click.option("--require", "require", multiple=True, help='a metric gate, e.g. "val_auc>=0.8"')
 @click.option("--beat-champion", default=None, help="metric the run must beat the champion on")
 @click.option("--margin", type=float, default=0.0, show_default=True)
@@ -33,6 +74,7 @@ from workbench.cli.base import (
 @click.option("--training-data", type=click.Path(), default=None,
               help="the run's training data (default: the path its dataset input names)")
 @click.option("--json", "as_json", is_flag=True)
+@one_line_errors
 def promote(model: str, run_id: str, approver: str, reason: str, require: tuple[str, ...],
             beat_champion: str | None, margin: float, mode: str, expect_version: str | None,
             four_eyes: bool, production_data: str | None, training_data: str | None,
@@ -62,9 +104,10 @@ def promote(model: str, run_id: str, approver: str, reason: str, require: tuple[
 
 @cli.command()
 @click.argument("request")
-@click.option("--approver", required=True, help="who approves (not the requester)")
-@click.option("--reason", required=True, help="why (recorded)")
+@click.option("--approver", default="", help="who approves (not the requester); required")
+@click.option("--reason", default="", help="why (recorded); required")
 @click.option("--json", "as_json", is_flag=True)
+@one_line_errors
 def approve(request: str, approver: str, reason: str, as_json: bool) -> None:
     """Complete a four-eyes promotion REQUEST (MODEL/N, as promote printed it)."""
     from workbench.promotion.promote import approve as do_approve
@@ -78,9 +121,10 @@ def approve(request: str, approver: str, reason: str, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("request")
-@click.option("--approver", required=True, help="who decides (the requester may withdraw)")
-@click.option("--reason", required=True, help="why (recorded)")
+@click.option("--approver", default="", help="who decides (or the requester withdraws); required")
+@click.option("--reason", default="", help="why (recorded); required")
 @click.option("--json", "as_json", is_flag=True)
+@one_line_errors
 def decline(request: str, approver: str, reason: str, as_json: bool) -> None:
     """Close a pending promotion REQUEST (MODEL/N) without promoting."""
     from workbench.promotion.promote import decline as do_decline
@@ -94,43 +138,78 @@ def decline(request: str, approver: str, reason: str, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("model")
-@click.option("--to", "to_version", default=None, help="version to return to (default: the one "
-              "the champion replaced)")
-@click.option("--approver", default="", help="who decided (recorded)")
-@click.option("--reason", default="rollback", help="why (recorded)")
+@click.option("--to", "to_version", default=None, help="an earlier champion to return to "
+              "(default: the champion before the current one)")
+@click.option("--approver", default="", help="who decides (recorded); required")
+@click.option("--reason", default="", help="why (recorded); required")
 @click.option("--json", "as_json", is_flag=True)
+@one_line_errors
 def rollback(model: str, to_version: str | None, approver: str, reason: str,
              as_json: bool) -> None:
-    """Move MODEL's champion back to the previous (or named) version."""
-    from workbench.promotion.promote import rollback as do_rollback
+    """Move MODEL's champion back to the champion before it (or to an earlier one, --to).
+
+    Under a four-eyes policy this makes a request someone else approves, unless the model's
+    workbench.policy.rollback tag is `emergency`."""
+    from workbench.promotion.rollback import rollback as do_rollback
 
     entry = do_rollback(model, to_version=to_version, approver=approver, reason=reason)
     if as_json:
         _emit(entry)
         return
-    click.echo(f"{model}: champion v{entry['previous']} -> v{entry['version']}")
+    if entry["action"] == "requested":
+        click.echo(f"rollback request {entry['request_id']} to v{entry['version']} is pending; "
+                   f"someone other than {approver} completes it with: workbench approve "
+                   f"{entry['request_id']} --approver WHO --reason WHY")
+        return
+    note = " (emergency rollback, no second approval)" if entry.get("emergency") else ""
+    click.echo(f"{model}: champion v{entry['previous']} -> v{entry['version']}{note}")
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--approver", default="", help="who clears the lock (recorded); required")
+@click.option("--reason", default="", help="why (recorded); required")
+@click.option("--json", "as_json", is_flag=True)
+@one_line_errors
+def unlock(model: str, approver: str, reason: str, as_json: bool) -> None:
+    """Clear MODEL's promotion lock left by a crashed process (recorded in the history).
+
+    A holder still heart-beating is refused; a waiter takes a silent holder's lock over by
+    itself after a minute."""
+    from workbench.promotion.rollback import unlock as do_unlock
+
+    entry = do_unlock(model, approver=approver, reason=reason)
+    if as_json:
+        _emit(entry)
+        return
+    click.echo(f"{model}: cleared the promotion lock of {entry['holder']} (silent for "
+               f"{entry['last_heartbeat_s']:.0f}s)")
 
 
 @cli.command()
 @click.argument("model")
 @click.option("--verify", is_flag=True, help="check the hash chain; exit 1 if it is broken")
 @click.option("--json", "as_json", is_flag=True)
+@one_line_errors
 def history(model: str, verify: bool, as_json: bool) -> None:
-    """MODEL's promotions, rejections and rollbacks, oldest first."""
-    from workbench.promotion.ledger import verify as check
-    from workbench.promotion.promote import history as read
+    """MODEL's promotions, requests, rejections, rollbacks and unlocks, oldest first.
+
+    --verify checks the hash chain, its head, the live champion alias and, with
+    WORKBENCH_HISTORY_KEY set, every entry's MAC."""
+    from workbench.promotion.queries import history as read
+    from workbench.promotion.queries import verify_history
     from workbench.promotion.registry import pending_requests
 
-    entries = read(model)
     if verify:
-        ok, why = check(entries)
+        check = verify_history(model)
         if as_json:
-            _emit({"ok": ok, "detail": why})
+            _emit({"ok": check.ok, "detail": check.why})
         else:
-            click.echo(f"{model}: {why}")
-        if not ok:
+            click.echo(f"{model}: {check.why}")
+        if not check.ok:
             sys.exit(1)
         return
+    entries = read(model)
     if as_json:
         click.echo(json.dumps(entries, indent=2, default=str))
         return
@@ -150,6 +229,7 @@ def history(model: str, verify: bool, as_json: bool) -> None:
 @click.argument("version")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
               help="write the dossier as one HTML page here")
+@one_line_errors
 def dossier(model: str, version: str, html_path: str | None) -> None:
     """Everything an auditor asks about MODEL VERSION (JSON on stdout)."""
 

@@ -25,15 +25,10 @@ def dossier(model: str, version: str | int) -> dict[str, Any]:
     except MlflowException:
         raise ConfigError(f"{model} has no version {version}; see `workbench history "
                           f"{model}`") from None
-    record: dict[str, Any] = {}
-    if found.run_id:
-        try:
-            import mlflow
-
-            record = json.loads(mlflow.artifacts.load_text(
-                f"runs:/{found.run_id}/promotion/{model}-v{found.version}.json"))
-        except Exception:
-            record = {}  # registered but never promoted through workbench
+    # the whole record (tags on the version are cut to MLflow's limit); {} when the version
+    # was registered but never promoted through workbench
+    record = registry.load_record(client, found.run_id, model, str(found.version)) \
+        if found.run_id else {}
     run = client.get_run(found.run_id) if found.run_id else None
     champion = registry.champion_version(client, model)
     return {

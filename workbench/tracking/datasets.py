@@ -30,10 +30,37 @@ def log_dataset(client: MlflowClient, run_id: str, source: DataSource, data: Any
 
 def training_data_path(run: Any) -> Any:
     """The Parquet/CSV path a run's dataset input names, if it still exists (else None)."""
-    import json
+    found = _recorded_path(run)
+    return found[0] if found else None
+
+
+def checked_training_data(run: Any) -> Any:
+    """`training_data_path(run)`, refused when the data there no longer has the digest the run
+    recorded: a gate or a drift check on other data would judge the wrong thing."""
+    from workbench.data import inspect
+    from workbench.errors import ConfigError
+
+    found = _recorded_path(run)
+    if found is None:
+        return None
+    path, recorded = found
+    now = inspect(path).digest
+    if recorded and now != recorded:
+        raise ConfigError(f"the training data at {path} changed since run {run.info.run_id} "
+                          f"(digest {now} != {recorded}); restore it, or pass the data it was "
+                          "trained on explicitly (--training-data / drift.reference)")
+    return path
+
+
+def _recorded_path(run: Any) -> tuple[Any, str] | None:
+    """(path, recorded digest) of the first dataset input naming a path that exists, training
+    inputs first."""
     from pathlib import Path
 
-    for dataset_input in (run.inputs.dataset_inputs if run.inputs else []):
+    inputs = list(run.inputs.dataset_inputs if run.inputs else [])
+    inputs.sort(key=lambda d: not any(t.key == "mlflow.data.context" and t.value == "training"
+                                      for t in (d.tags or [])))
+    for dataset_input in inputs:
         source = dataset_input.dataset.source
         try:
             data = json.loads(source)
@@ -42,5 +69,5 @@ def training_data_path(run: Any) -> Any:
             text = source
         text = str(text).removeprefix("file://")
         if text.startswith("/") and Path(text).exists():
-            return Path(text)
+            return Path(text), str(dataset_input.dataset.digest or "")
     return None

@@ -75,6 +75,19 @@ class Lease:
         self.client.update_registered_model(self.name, description=f"heartbeat {self._beats}")
         return True
 
+    def still_ours(self) -> bool:
+        """One read: is the lease still ours (not taken over)? Cheaper than `beat` before a
+        move that must not happen once a waiter took the lease over."""
+        if not self.lost:
+            try:
+                tags = self.client.get_registered_model(self.name).tags
+            except Exception as exc:
+                if not _missing(exc):
+                    raise
+                tags = {}
+            self.lost = tags.get(TOKEN_TAG) != self.token
+        return not self.lost
+
     def set_tags(self, tags: Mapping[str, str]) -> None:
         for key, value in tags.items():
             self.client.set_registered_model_tag(self.name, key, value)

@@ -1,0 +1,49 @@
+"""The public read side of promotion, for users, the dashboards and the extension: models,
+their champion, pending requests, history and its verification. Nothing here writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workbench.promotion import registry
+from workbench.promotion.ledger import Check
+
+HistoryCheck = Check  # ok: bool, why: str ("n entries, chain intact" or "broken at entry N: ...")
+
+__all__ = ["HistoryCheck", "champion", "history", "models", "pending", "verify_history"]
+
+
+def _client() -> Any:
+    from workbench.tracking.store import tracking_client
+
+    return tracking_client()
+
+
+def models() -> list[str]:
+    """Registered model names, sorted, without workbench's internal ones (locks, leases)."""
+    return registry.model_names(_client())
+
+
+def champion(model: str) -> str | None:
+    """The version the `champion` alias points at, or None."""
+    return registry.champion_version(_client(), model)
+
+
+def history(model: str) -> list[dict[str, Any]]:
+    """Every alias move, promotion, request, decision, rejection, rollback and unlock of
+    `model`, oldest first, large parts read back from their artifacts."""
+    return registry.read_history(_client(), model)
+
+
+def pending(model: str) -> list[dict[str, Any]]:
+    """The promotion and rollback requests of `model` still waiting for a decision (each
+    completed with `approve("MODEL/SEQ", ...)`)."""
+    return registry.pending_requests(model, history(model))
+
+
+def verify_history(model: str) -> HistoryCheck:
+    """Check the chain: hashes, sequence, head anchors, the live champion alias, and the MACs
+    when WORKBENCH_HISTORY_KEY is set. Never raises for a broken history: `ok` is False and
+    `why` says where ("broken at entry N: ...")."""
+    return registry.verify_ledger(registry.read_ledger(_client(), model),
+                                  registry.history_key())
