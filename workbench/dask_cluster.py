@@ -18,6 +18,7 @@ _lock = threading.Lock()
 _client: Client | None = None
 _local_cluster: Any = None
 _address: str | None = None  # what _client was made for: a scheduler address, or None for local
+_worker_log_level = logging.WARNING
 
 
 def cluster(*, n_workers: int | None = None, memory_limit: str | None = None) -> Client:
@@ -99,8 +100,9 @@ def _start_local(n_workers: int | None, memory_limit: str | None) -> Any:
         raise ConfigError("wb.cluster() ran while a multiprocessing child was starting: put the "
                           "script's top-level code under `if __name__ == \"__main__\":`")
 
-    logging.getLogger("distributed").setLevel(logging.WARNING)
-    common: dict[str, Any] = {"dashboard_address": "127.0.0.1:0", "silence_logs": logging.WARNING}
+    logging.getLogger("distributed").setLevel(_worker_log_level)
+    common: dict[str, Any] = {"dashboard_address": "127.0.0.1:0",
+                              "silence_logs": _worker_log_level}
     if memory_limit:
         common["memory_limit"] = memory_limit
     if visible_gpus():
@@ -119,6 +121,13 @@ def _import_heavy() -> None:
     import torch.export  # noqa: F401
 
     import workbench.training.runner  # noqa: F401
+
+
+def quiet_workers() -> None:
+    """Local clusters started from now on log only CRITICAL lines (the CLI reports errors)."""
+    global _worker_log_level
+    _worker_log_level = logging.CRITICAL
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
 
 
 def torch_threads_hint(client: Client) -> int | None:
