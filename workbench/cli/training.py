@@ -100,6 +100,8 @@ def _print_result(out: dict[str, Any]) -> None:
     click.echo(f"run_id:    {out['run_id']}")
     click.echo(f"status:    {out['status']}")
     click.echo(f"model_uri: {out['model_uri']}")
+    if out.get("model_error"):
+        click.echo(f"warning: {out['model_error']}", err=True)
     if out.get("registered"):
         click.echo(f"registered: {out['registered']['name']} v{out['registered']['version']}")
     for key, value in sorted(out["metrics"].items()):
@@ -113,11 +115,13 @@ def _print_result(out: dict[str, Any]) -> None:
 @click.option("--n-trials", type=int, default=None, help="random search with N trials")
 @click.option("--metric", default=None, help="metric to optimise (demo: val_loss)")
 @click.option("--mode", type=click.Choice(["min", "max"]), default="min", show_default=True)
+@click.option("--log-models", type=click.Choice(["best", "all", "none"]), default="best",
+              show_default=True, help="whose returned model to export")
 @_one_line_errors
 def sweep(function: str | None, demo: bool, params: tuple[str, ...], data: str | None,
           rows: int | None, epochs: int | None, experiment: str | None, seed: int | None,
           as_json: bool, space: tuple[str, ...], n_trials: int | None, metric: str | None,
-          mode: str) -> None:
+          mode: str, log_models: str) -> None:
     """Grid or random search over FUNCTION (or --demo), trials in parallel on the cluster."""
     import workbench as wb
 
@@ -131,7 +135,7 @@ def sweep(function: str | None, demo: bool, params: tuple[str, ...], data: str |
         raise click.UsageError("give at least one --space name=v1,v2")
     result = wb.sweep(fn, space=_parse_space(space), data=frame, n_trials=n_trials,
                       metric=metric, mode=mode, experiment=experiment, params=parsed, seed=seed,
-                      progress=not as_json)
+                      progress=not as_json, log_models=log_models)
     click.echo(f"sweep {result.parent_run_id} submitted ({len(result.jobs)} trials)", err=True)
     try:
         trials = result.result()
@@ -149,6 +153,7 @@ def sweep(function: str | None, demo: bool, params: tuple[str, ...], data: str |
         return
     click.echo(f"sweep {result.parent_run_id}: {len(trials)} trials, {out['failed']} failed")
     click.echo(f"best: {best.run_id} {metric}={best.metrics.get(metric, float('nan')):.4f}")
+    click.echo(f"model_uri: {best.model_uri}")
 
 
 @cli.command()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.errors import ConfigError
 from workbench.training import space as spaces
 from workbench.training.job import Job, Sweep
-from workbench.training.runner import TrialSpec, run_trial
+from workbench.training.runner import TrialSpec, run_trial, without_model
 from workbench.training.spec import function_name, resolve_function, spec_of, validate_params
 
 if TYPE_CHECKING:
@@ -70,10 +70,19 @@ def sweep(
     run_name: str | None = None,
     seed: int | None = None,
     progress: bool = True,
+    log_models: str = "best",
 ) -> Sweep:
-    """Grid or random search: one parent run, a nested run per trial, trials in parallel."""
+    """Grid or random search: one parent run, a nested run per trial, trials in parallel.
+
+    `log_models`: "best" (default) exports only the best trial's returned model, once every
+    trial is done; "all" exports each trial's; "none" logs no model. Every trial's checkpoints
+    are kept either way.
+    """
     if mode not in ("min", "max"):
         raise ConfigError(f"mode must be 'min' or 'max', got {mode!r}")
+    if log_models not in LOG_MODELS:
+        raise ConfigError(f"log_models must be one of {', '.join(map(repr, LOG_MODELS))}, got "
+                          f"{log_models!r}")
     _check_store_reachable()
     plan = _Plan.make(fn, params, data, seed)
     points = spaces.trials(space, n_trials, plan.seed)
@@ -96,9 +105,14 @@ def sweep(
                                          "workbench.trial": str(index)})
         jobs.append(_submit(dask, tracking, run_id, plan, trial, payload, workers=1,
                             resources=None, register=None, progress=False,
-                            name=f"trial-{index}", validate_model=False))
+                            name=f"trial-{index}", validate_model=False,
+                            model=_TRIAL_MODEL[log_models]))
     return Sweep(parent_run_id=parent, jobs=jobs, metric=metric, mode=mode, tracking=tracking,
-                 show_progress=progress)
+                 show_progress=progress, log_models=log_models)
+
+
+LOG_MODELS = ("best", "all", "none")
+_TRIAL_MODEL = {"best": "keep", "all": "log", "none": "skip"}
 
 
 class _Plan:
@@ -210,7 +224,7 @@ def _describe_dim(value: Any) -> str:
 def _submit(dask: Client, tracking: MlflowClient, run_id: str, plan: _Plan,
             params: dict[str, Any], payload: Any, *, workers: int,
             resources: Mapping[str, float] | None, register: str | None, progress: bool,
-            name: str, validate_model: bool = True) -> Job:
+            name: str, validate_model: bool = True, model: str = "log") -> Job:
     from workbench.config import settings
     from workbench.dask_cluster import torch_threads_hint
 
@@ -218,17 +232,21 @@ def _submit(dask: Client, tracking: MlflowClient, run_id: str, plan: _Plan,
     spec = TrialSpec(run_id=run_id, tracking_uri=settings().tracking_uri, fn=plan.fn,
                      params=params, seed=plan.seed, job_key=job_key, register=register,
                      torch_threads=torch_threads_hint(dask), world_size=workers,
-                     validate_model=validate_model)
+                     validate_model=validate_model, model=model, target=plan.spec_obj.target)
+    kept = None
     if workers == 1:
         futures = [dask.submit(run_trial, spec, payload, key=f"train-{run_id}", pure=False,
                                resources=dict(resources) if resources else None)]
+        if model == "keep":  # the model stays on its worker; the client fetches the rest
+            kept = futures[0]
+            futures = [dask.submit(without_model, kept, key=f"summary-{run_id}", pure=False)]
     else:
         futures = _submit_ranks(dask, spec, payload, workers, resources)
     try:
         return Job(run_id=run_id, futures=futures, dask=dask, tracking=tracking, job_key=job_key,
-                   name=name, show_progress=progress)
+                   name=name, show_progress=progress, kept_model=kept)
     except Exception:
-        for future in futures:
+        for future in [*futures, *([kept] if kept is not None else [])]:
             future.cancel()
         tracking.set_terminated(run_id, "FAILED")
         raise
