@@ -72,7 +72,7 @@ class Job:
     def __init__(self, *, run_id: str, futures: list[Future], dask: Client,
                  tracking: MlflowClient, job_key: str, name: str, show_progress: bool = True,
                  on_done: Callable[[Job], None] | None = None,
-                 kept_model: Future | None = None) -> None:
+                 kept_model: Future | None = None, rank_workers: list[str] | None = None) -> None:
         self.run_id = run_id
         self.name = name
         self._futures = futures
@@ -88,6 +88,9 @@ class Job:
         self._cancel_requested = False
         dask.subscribe_topic(progress_topic(job_key), self._on_event)
         futures[0].add_done_callback(self._finished)
+        self._ranks: RankWatch | None = None
+        if len(futures) > 1:
+            self._ranks = RankWatch(self, list(rank_workers or []))
 
     # -- state --------------------------------------------------------------------------------
     def status(self) -> str:
@@ -119,6 +122,8 @@ class Job:
 
         if in_marimo() and not self.done():
             marimo_wait(self._futures, self._describe, self._progress.total or 1, self.name)
+        if self._ranks is not None:
+            self._ranks.wait(timeout)
         try:
             value = self._futures[0].result(timeout=timeout)
             for other in self._futures[1:]:
@@ -376,3 +381,76 @@ class Sweep:
 
     def __repr__(self) -> str:
         return f"<Sweep {self.parent_run_id} trials={len(self.jobs)} status={self.status()}>"
+
+
+RANK_POLL_S = 0.5
+PEER_GRACE_S = 3.0  # after a rank fails, how long to look for a dead worker behind it
+
+
+class RankWatch:
+    """Watches the ranks of a DDP job so that no rank ends up waiting forever for the others.
+
+    A rank pinned to a worker that died cannot be rescheduled (its peers hold the process
+    group), and the surviving ranks would block in their next collective (NCCL) or fail with a
+    bare "connection closed" (gloo). Whichever happens first, a rank's worker leaving the
+    cluster or a rank failing, ends the whole job: the other ranks are cancelled and the run is
+    FAILED with a one-line reason naming the rank.
+    """
+
+    def __init__(self, job: Job, workers: list[str]) -> None:
+        self._job = job
+        self._workers = workers
+        self.failure: JobFailed | None = None
+        self._done = threading.Event()
+        threading.Thread(target=self._run, name=f"workbench-ranks-{job.run_id[:8]}",
+                         daemon=True).start()
+
+    def wait(self, timeout: float | None) -> None:
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"run {self._job.run_id} not done within {timeout}s")
+        if self.failure is not None:
+            raise self.failure
+
+    def _run(self) -> None:
+        futures = self._job._futures
+        failed_at = None
+        try:
+            while not all(f.done() for f in futures):
+                dead = self._dead_rank()
+                if dead is not None:
+                    rank, address = dead
+                    self._fail(f"run {self._job.run_id} failed: rank {rank}'s dask worker "
+                               f"{address} died (its process exited); the other ranks were "
+                               "stopped; check that worker's log (an out-of-memory kill?) and "
+                               "run it again")
+                    return
+                if any(f.status in ("error", "cancelled") for f in futures):
+                    failed_at = failed_at or time.monotonic()
+                    if time.monotonic() - failed_at > PEER_GRACE_S:
+                        break  # a rank raised: the others cannot go on without it
+                time.sleep(RANK_POLL_S)
+        except Exception:
+            log.debug("rank watch of run %s stopped", self._job.run_id, exc_info=True)
+        finally:
+            for future in futures:
+                if not future.done():
+                    future.cancel()
+            self._done.set()
+
+    def _dead_rank(self) -> tuple[int, str] | None:
+        alive = set(self._job._dask.scheduler_info(n_workers=-1)["workers"])
+        for rank, (future, address) in enumerate(zip(self._job._futures, self._workers,
+                                                     strict=False)):
+            if (not future.done() or future.status == "error") and address not in alive:
+                return rank, address
+        return None
+
+    def _fail(self, message: str) -> None:
+        self.failure = JobFailed(message)
+        tracking = self._job._tracking
+        try:
+            tracking.set_tag(self._job.run_id, "workbench.error", message[:500])
+            if tracking.get_run(self._job.run_id).info.status not in TERMINAL:
+                tracking.set_terminated(self._job.run_id, "FAILED")
+        except Exception:
+            log.warning("could not mark run %s failed", self._job.run_id, exc_info=True)

@@ -232,8 +232,10 @@ def _submit(dask: Client, tracking: MlflowClient, run_id: str, plan: _Plan,
     spec = TrialSpec(run_id=run_id, tracking_uri=settings().tracking_uri, fn=plan.fn,
                      params=params, seed=plan.seed, job_key=job_key, register=register,
                      torch_threads=torch_threads_hint(dask), world_size=workers,
-                     validate_model=validate_model, model=model, target=plan.spec_obj.target)
+                     validate_model=validate_model, model=model, target=plan.spec_obj.target,
+                     start_timeout_s=_start_timeout())
     kept = None
+    placed: list[str] = []
     if workers == 1:
         futures = [dask.submit(run_trial, spec, payload, key=f"train-{run_id}", pure=False,
                                resources=dict(resources) if resources else None)]
@@ -241,10 +243,10 @@ def _submit(dask: Client, tracking: MlflowClient, run_id: str, plan: _Plan,
             kept = futures[0]
             futures = [dask.submit(without_model, kept, key=f"summary-{run_id}", pure=False)]
     else:
-        futures = _submit_ranks(dask, spec, payload, workers, resources)
+        futures, placed = _submit_ranks(dask, spec, payload, workers, resources)
     try:
         return Job(run_id=run_id, futures=futures, dask=dask, tracking=tracking, job_key=job_key,
-                   name=name, show_progress=progress, kept_model=kept)
+                   name=name, show_progress=progress, kept_model=kept, rank_workers=placed)
     except Exception:
         for future in [*futures, *([kept] if kept is not None else [])]:
             future.cancel()
@@ -273,8 +275,22 @@ def _data_payload(dask: Client, plan: _Plan, *, broadcast: bool) -> Any:
     return plan.source  # a path: each worker reads it
 
 
+def _start_timeout() -> float:
+    import os
+
+    raw = os.environ.get("WORKBENCH_DDP_START_TIMEOUT_S", "120")
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise ConfigError(f"WORKBENCH_DDP_START_TIMEOUT_S={raw!r} is not a positive number of "
+                          "seconds; set it to e.g. 120 or unset it")
+    return value
+
+
 def _submit_ranks(dask: Client, spec: TrialSpec, payload: Any, workers: int,
-                  resources: Mapping[str, float] | None) -> list[Any]:
+                  resources: Mapping[str, float] | None) -> tuple[list[Any], list[str]]:
     """One task per rank, each pinned to its own worker, meeting at rank 0's host."""
     addresses = sorted(dask.scheduler_info(n_workers=-1)["workers"])[:workers]
     port = dask.run(_free_port, workers=[addresses[0]])[addresses[0]]
@@ -285,7 +301,7 @@ def _submit_ranks(dask: Client, spec: TrialSpec, payload: Any, workers: int,
         futures.append(dask.submit(run_trial, ranked, payload, key=f"train-{spec.run_id}-r{rank}",
                                    pure=False, workers=[address], allow_other_workers=False,
                                    resources=dict(resources) if resources else None))
-    return futures
+    return futures, addresses
 
 
 def _free_port() -> int:

@@ -10,6 +10,7 @@ import logging
 import os
 import random
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ class TrialSpec:
     # MLflow re-loads a logged model to check its input example (~0.2 s CPU); a sweep skips it
     # per trial: the export already ran the example, and on busy cores it is time trials lose.
     validate_model: bool = True
+    start_timeout_s: float = 120.0  # DDP: how long a rank waits for its peers to be placed
     # What happens to a returned module: "log" it now; "keep" it in the task's result for a
     # later `export_model` task (a sweep exports only its best trial's); "skip" it.
     model: str = "log"
@@ -100,6 +102,7 @@ def run_trial(spec: TrialSpec, data: Any = None) -> dict[str, Any]:
     status = "FAILED"
     try:
         if spec.world_size > 1:
+            _wait_for_every_rank(spec)
             _init_process_group(spec, device)
         fn = resolve_function(spec.fn)
         recorder = FirstInputs() if main else None
@@ -162,6 +165,32 @@ def _device() -> Any:
         # dask-cuda puts this worker's GPU first in CUDA_VISIBLE_DEVICES
         return torch.device("cuda", 0)
     return torch.device("cpu")
+
+
+def _wait_for_every_rank(spec: TrialSpec) -> None:
+    """Start the process group only once every rank runs on its worker.
+
+    A rank queued behind other work on its worker would leave the others blocked inside the
+    process group's rendezvous for its whole timeout; here they give up after
+    `start_timeout_s`, with a reason.
+    """
+    from distributed import Event
+
+    from workbench.errors import JobFailed
+
+    started = [Event(f"{spec.job_key}-started-{rank}") for rank in range(spec.world_size)]
+    given_up = Event(f"{spec.job_key}-gave-up")
+    started[spec.rank].set()
+    deadline = time.monotonic() + spec.start_timeout_s
+    for rank, event in enumerate(started):
+        if not event.wait(max(0.0, deadline - time.monotonic())):
+            given_up.set()
+            raise JobFailed(
+                f"rank {rank} of run {spec.run_id} did not start within "
+                f"{spec.start_timeout_s:g} s: its dask worker is busy with other tasks or gone; "
+                "free or add workers, or raise WORKBENCH_DDP_START_TIMEOUT_S")
+    if given_up.is_set():
+        raise JobFailed(f"another rank of run {spec.run_id} gave up waiting for its peers")
 
 
 def _init_process_group(spec: TrialSpec, device: Any) -> None:
