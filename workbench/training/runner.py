@@ -6,6 +6,7 @@ other DDP ranks only train. Nothing here runs on the client.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -105,11 +106,8 @@ def run_trial(spec: TrialSpec, data: Any = None) -> dict[str, Any]:
             _wait_for_every_rank(spec)
             _init_process_group(spec, device)
         fn = resolve_function(spec.fn)
-        recorder = FirstInputs() if main else None
-        if recorder is not None:
-            with recorder:
-                returned = fn(ctx)
-        else:
+        recorder = FirstInputs() if main else None  # the example of a model logged by rank 0
+        with recorder or contextlib.nullcontext():
             returned = fn(ctx)
         ctx.close()  # the last checkpoint is stored (or its failure raised) before success
         outcome: dict[str, Any] = {"run_id": spec.run_id, "model_uri": None, "model_error": None}
