@@ -115,8 +115,8 @@ def prepare(model: Any, *, explicit: Any, recorded: FirstInputs | None, data: An
     elif isinstance(example, torch.Tensor):
         example = example.detach().cpu().numpy()
     example = np.asarray(example)
-    if example.dtype == np.float64:
-        example = example.astype(np.float32)
+    if example.dtype == np.float64 and source != "the first batch it saw":
+        example = example.astype(np.float32)  # pandas/numpy default; models train in float32
     try:
         with torch.no_grad():
             model(torch.from_numpy(example))
