@@ -18,6 +18,7 @@ _lock = threading.Lock()
 _client: Client | None = None
 _local_cluster: Any = None
 _address: str | None = None  # what _client was made for: a scheduler address, or None for local
+_worker_log_level = logging.WARNING
 
 
 def cluster(*, n_workers: int | None = None, memory_limit: str | None = None) -> Client:
@@ -45,17 +46,47 @@ def cluster(*, n_workers: int | None = None, memory_limit: str | None = None) ->
                     f"cannot reach the dask scheduler at {address} ({exc}); start it, or unset "
                     "WORKBENCH_SCHEDULER to use a local cluster") from None
         else:
+            _hide_main_from_workers()
             try:
                 _local_cluster = _start_local(n_workers, memory_limit)
             except RuntimeError as exc:
-                raise ConfigError(
-                    f"the local dask cluster did not start ({exc}); in a script, put the "
-                    "top-level code under `if __name__ == \"__main__\":`") from None
+                raise ConfigError(f"the local dask cluster did not start ({exc}); the "
+                                  "distributed.nanny lines above say why") from None
             _client = Client(_local_cluster, set_as_default=False)
             # Import the heavy modules on the workers before any task arrives: the first run
             # would pay it anyway, and importing torch in two threads at once breaks it.
             _client.run(_import_heavy)
         return _client
+
+
+_WORKER_PROCESS = "Dask Worker process"  # the name distributed's nanny gives its children
+
+
+def _hide_main_from_workers() -> None:
+    """Spawned dask workers start without re-running the caller's `__main__`.
+
+    multiprocessing's spawn re-runs the parent's main script (or `-m` module) in each child so
+    that pickled references to `__main__` resolve. A dask worker never needs that (cloudpickle
+    ships `__main__` functions by value), and re-running an unguarded script, or a `<stdin>`
+    path that does not exist, kills the worker. Only processes named as distributed's nanny
+    names its workers are affected, so the user's own multiprocessing keeps its behaviour, and
+    workers the nanny restarts later (after a crash) start clean too.
+    """
+    import multiprocessing.spawn as spawn
+
+    original = spawn.get_preparation_data
+    if getattr(original, "_workbench", False):
+        return
+
+    def preparation_data(name: str) -> dict[str, Any]:
+        data: dict[str, Any] = original(name)
+        if str(name).startswith(_WORKER_PROCESS):
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+        return data
+
+    preparation_data._workbench = True  # type: ignore[attr-defined]
+    spawn.get_preparation_data = preparation_data
 
 
 def _start_local(n_workers: int | None, memory_limit: str | None) -> Any:
@@ -64,13 +95,14 @@ def _start_local(n_workers: int | None, memory_limit: str | None) -> Any:
     from workbench.gpu import visible_gpus
 
     if getattr(multiprocessing.current_process(), "_inheriting", False):
-        # A worker process re-imports the user's script while it starts; unguarded top-level
-        # code would start clusters recursively and the parent would wait forever.
-        raise ConfigError("wb.cluster() ran while a dask worker process was starting: put the "
+        # A child of the user's own multiprocessing re-imports their script while it starts;
+        # unguarded top-level code would start clusters recursively.
+        raise ConfigError("wb.cluster() ran while a multiprocessing child was starting: put the "
                           "script's top-level code under `if __name__ == \"__main__\":`")
 
-    logging.getLogger("distributed").setLevel(logging.WARNING)
-    common: dict[str, Any] = {"dashboard_address": "127.0.0.1:0", "silence_logs": logging.WARNING}
+    logging.getLogger("distributed").setLevel(_worker_log_level)
+    common: dict[str, Any] = {"dashboard_address": "127.0.0.1:0",
+                              "silence_logs": _worker_log_level}
     if memory_limit:
         common["memory_limit"] = memory_limit
     if visible_gpus():
@@ -89,6 +121,13 @@ def _import_heavy() -> None:
     import torch.export  # noqa: F401
 
     import workbench.training.runner  # noqa: F401
+
+
+def quiet_workers() -> None:
+    """Local clusters started from now on log only CRITICAL lines (the CLI reports errors)."""
+    global _worker_log_level
+    _worker_log_level = logging.CRITICAL
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
 
 
 def torch_threads_hint(client: Client) -> int | None:

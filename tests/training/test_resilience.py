@@ -111,6 +111,16 @@ def test_unreachable_tracking_server(wb_home, monkeypatch) -> None:
         wb.train(DEMO, params={"epochs": 1})
 
 
+def test_remote_cluster_with_the_embedded_store_is_refused(wb_home, monkeypatch) -> None:
+    monkeypatch.setenv("WORKBENCH_SCHEDULER", "tcp://127.0.0.1:9")  # never contacted
+    for launch in (lambda: wb.train(DEMO, params={"epochs": 1}),
+                   lambda: wb.sweep(DEMO, space={"lr": [0.01]}, metric="val_loss")):
+        with pytest.raises(wb.ConfigError) as info:
+            launch()
+        assert "set MLFLOW_TRACKING_URI to a tracking server" in str(info.value)
+    assert not (wb_home / "mlflow.db").exists()
+
+
 def test_ddp_across_two_workers_is_one_run_logged_by_rank_zero(tracking) -> None:
     def fit(ctx):
         import torch

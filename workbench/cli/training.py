@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -20,11 +22,40 @@ from workbench.cli.base import (
 from workbench.errors import WorkbenchError
 
 
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def _one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Any failure (MLflow's, dask's, the train function's) ends as one `error:` line, exit 1.
+
+    The local cluster's workers log nothing below CRITICAL: the error reaches the user once,
+    here, and its traceback is in the run's error/traceback.txt artifact.
+    """
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from workbench.dask_cluster import quiet_workers
+
+        quiet_workers()
+        try:
+            return command(*args, **kwargs)
+        except (WorkbenchError, click.ClickException, click.exceptions.Exit,
+                click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            raise WorkbenchError(f"{type(exc).__name__}: {_one_line(exc)}") from None
+
+    return run
+
+
 @cli.command()
 @_train_options
 @click.option("--workers", type=int, default=1, show_default=True, help="DDP ranks")
 @click.option("--register", default=None, help="register the model under this name")
 @click.option("--run-name", default=None)
+@_one_line_errors
 def train(function: str | None, demo: bool, params: tuple[str, ...], data: str | None,
           rows: int | None, epochs: int | None, experiment: str | None, seed: int | None,
           as_json: bool, workers: int, register: str | None, run_name: str | None) -> None:
@@ -51,8 +82,9 @@ def _wait(job: Any) -> Any:
     except WorkbenchError:
         raise
     except Exception as exc:
-        raise WorkbenchError(f"run {job.run_id} failed: {type(exc).__name__}: {exc}; see the "
-                             "traceback in the run's error/traceback.txt artifact") from None
+        raise WorkbenchError(
+            f"run {job.run_id} failed: {type(exc).__name__}: {_one_line(exc)}; see the "
+            "traceback in the run's error/traceback.txt artifact") from None
 
 
 def _registered_version(name: str, run_id: str) -> dict[str, Any] | None:
@@ -68,6 +100,8 @@ def _print_result(out: dict[str, Any]) -> None:
     click.echo(f"run_id:    {out['run_id']}")
     click.echo(f"status:    {out['status']}")
     click.echo(f"model_uri: {out['model_uri']}")
+    if out.get("model_error"):
+        click.echo(f"warning: {out['model_error']}", err=True)
     if out.get("registered"):
         click.echo(f"registered: {out['registered']['name']} v{out['registered']['version']}")
     for key, value in sorted(out["metrics"].items()):
@@ -81,10 +115,13 @@ def _print_result(out: dict[str, Any]) -> None:
 @click.option("--n-trials", type=int, default=None, help="random search with N trials")
 @click.option("--metric", default=None, help="metric to optimise (demo: val_loss)")
 @click.option("--mode", type=click.Choice(["min", "max"]), default="min", show_default=True)
+@click.option("--log-models", type=click.Choice(["best", "all", "none"]), default="best",
+              show_default=True, help="whose returned model to export")
+@_one_line_errors
 def sweep(function: str | None, demo: bool, params: tuple[str, ...], data: str | None,
           rows: int | None, epochs: int | None, experiment: str | None, seed: int | None,
           as_json: bool, space: tuple[str, ...], n_trials: int | None, metric: str | None,
-          mode: str) -> None:
+          mode: str, log_models: str) -> None:
     """Grid or random search over FUNCTION (or --demo), trials in parallel on the cluster."""
     import workbench as wb
 
@@ -98,7 +135,7 @@ def sweep(function: str | None, demo: bool, params: tuple[str, ...], data: str |
         raise click.UsageError("give at least one --space name=v1,v2")
     result = wb.sweep(fn, space=_parse_space(space), data=frame, n_trials=n_trials,
                       metric=metric, mode=mode, experiment=experiment, params=parsed, seed=seed,
-                      progress=not as_json)
+                      progress=not as_json, log_models=log_models)
     click.echo(f"sweep {result.parent_run_id} submitted ({len(result.jobs)} trials)", err=True)
     try:
         trials = result.result()
@@ -107,7 +144,7 @@ def sweep(function: str | None, demo: bool, params: tuple[str, ...], data: str |
         raise
     except Exception as exc:
         raise WorkbenchError(f"sweep {result.parent_run_id} failed: every trial failed; first "
-                             f"error: {type(exc).__name__}: {exc}") from None
+                             f"error: {type(exc).__name__}: {_one_line(exc)}") from None
     out = {"parent_run_id": result.parent_run_id, "metric": metric, "mode": mode,
            "best": best.to_dict(), "trials": [t.to_dict() for t in trials],
            "failed": len(result.jobs) - len(trials)}
@@ -116,6 +153,7 @@ def sweep(function: str | None, demo: bool, params: tuple[str, ...], data: str |
         return
     click.echo(f"sweep {result.parent_run_id}: {len(trials)} trials, {out['failed']} failed")
     click.echo(f"best: {best.run_id} {metric}={best.metrics.get(metric, float('nan')):.4f}")
+    click.echo(f"model_uri: {best.model_uri}")
 
 
 @cli.command()
@@ -146,6 +184,7 @@ def runs(experiment: str | None, limit: int, as_json: bool) -> None:
 @click.option("--rows", type=int, default=20_000, show_default=True)
 @click.option("--epochs", type=int, default=8, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
+@_one_line_errors
 def demo(rows: int, epochs: int, as_json: bool) -> None:
     """The main job on the embedded defaults: train, track and register the demo classifier."""
     import workbench as wb

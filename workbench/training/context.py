@@ -71,8 +71,20 @@ class TrainContext:
         return self._data
 
     def shard(self, frame: Any) -> Any:
-        """This rank's share of `frame` (every world_size-th row), for data-parallel training."""
-        return frame.iloc[self.rank :: self.world_size] if self.world_size > 1 else frame
+        """This rank's share of `frame` (every world_size-th row), for data-parallel training.
+
+        Like torch's DistributedSampler, the last rows wrap around to the first ones so every
+        rank gets the same number of rows, hence of batches: DDP's gradient all-reduces line up
+        and no rank waits forever for a step its peers never take.
+        """
+        import numpy as np
+
+        rows = len(frame)
+        if self.world_size == 1 or rows == 0:
+            return frame
+        per_rank = -(-rows // self.world_size)
+        positions = (np.arange(per_rank * self.world_size) % rows)[self.rank :: self.world_size]
+        return frame.iloc[positions] if hasattr(frame, "iloc") else frame[positions]
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         """Queue metrics for MLflow; returns at once. Only rank 0's metrics are kept."""

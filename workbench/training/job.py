@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import JobCancelled, JobFailed
@@ -47,9 +47,13 @@ class RunResult:
     run_id: str
     metrics: dict[str, float]
     model_uri: str | None
+    model_error: str | None = None  # why a returned module was not logged (one line)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "metrics": dict(self.metrics), "model_uri": self.model_uri}
+        out = {"run_id": self.run_id, "metrics": dict(self.metrics), "model_uri": self.model_uri}
+        if self.model_error:
+            out["model_error"] = self.model_error
+        return out
 
 
 @dataclass
@@ -67,10 +71,13 @@ class Job:
 
     def __init__(self, *, run_id: str, futures: list[Future], dask: Client,
                  tracking: MlflowClient, job_key: str, name: str, show_progress: bool = True,
-                 on_done: Callable[[Job], None] | None = None) -> None:
+                 on_done: Callable[[Job], None] | None = None,
+                 kept_model: Future | None = None, rank_workers: list[str] | None = None) -> None:
         self.run_id = run_id
         self.name = name
         self._futures = futures
+        # the task whose result still holds the returned model, for a sweep's later export
+        self.kept_model = kept_model
         self._dask = dask
         self._tracking = tracking
         self._job_key = job_key
@@ -81,6 +88,9 @@ class Job:
         self._cancel_requested = False
         dask.subscribe_topic(progress_topic(job_key), self._on_event)
         futures[0].add_done_callback(self._finished)
+        self._ranks: RankWatch | None = None
+        if len(futures) > 1:
+            self._ranks = RankWatch(self, list(rank_workers or []))
 
     # -- state --------------------------------------------------------------------------------
     def status(self) -> str:
@@ -112,6 +122,8 @@ class Job:
 
         if in_marimo() and not self.done():
             marimo_wait(self._futures, self._describe, self._progress.total or 1, self.name)
+        if self._ranks is not None:
+            self._ranks.wait(timeout)
         try:
             value = self._futures[0].result(timeout=timeout)
             for other in self._futures[1:]:
@@ -125,7 +137,10 @@ class Job:
             raise JobFailed(f"run {self.run_id} was dropped by the cluster before it finished "
                             "(a worker failed or the client lost the scheduler); check the "
                             "worker logs and run it again") from None
-        return RunResult(value["run_id"], dict(value["metrics"]), value["model_uri"])
+        if value.get("model_error"):
+            log.warning("run %s: %s", self.run_id, value["model_error"])
+        return RunResult(value["run_id"], dict(value["metrics"]), value["model_uri"],
+                         value.get("model_error"))
 
     def cancel(self, grace: float = CANCEL_GRACE_S) -> None:
         """Stop the run and mark it KILLED. The train function stops at its next ctx call."""
@@ -136,7 +151,14 @@ class Job:
         for future in self._futures:
             if not future.done():
                 future.cancel()
+        self.release_model()
         self._mark_terminal("KILLED")
+
+    def release_model(self) -> None:
+        """Let the worker drop the model this job kept for a later export."""
+        if self.kept_model is not None:
+            self.kept_model.release()
+            self.kept_model = None
 
     # -- events -------------------------------------------------------------------------------
     def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
@@ -202,15 +224,19 @@ class Sweep:
     """A set of trial runs nested under one parent run."""
 
     def __init__(self, *, parent_run_id: str, jobs: list[Job], metric: str, mode: str,
-                 tracking: MlflowClient, show_progress: bool = True) -> None:
+                 tracking: MlflowClient, show_progress: bool = True,
+                 log_models: str = "all") -> None:
         self.parent_run_id = parent_run_id
         self.jobs = jobs
         self.metric = metric
         self.mode = mode
+        self.log_models = log_models
         self._tracking = tracking
         self._lock = threading.Lock()
         self._finished: set[str] = set()
         self._closed = False
+        self._ended = threading.Event()  # the parent run is closed (after the best's export)
+        self._exported: dict[str, Any] = {}  # the best trial's run_id, model_uri, model_error
         self._bar = ProgressBar(f"sweep {parent_run_id[:8]}", total=len(jobs), unit="trial",
                                 enabled=show_progress)
         for job in jobs:
@@ -229,6 +255,7 @@ class Sweep:
         if in_marimo() and not all(j.done() for j in self.jobs):
             marimo_wait([j._futures[0] for j in self.jobs], self._describe, len(self.jobs),
                         f"sweep {self.parent_run_id[:8]}")
+        deadline = None if timeout is None else time.monotonic() + timeout
         if not wait_all([job._futures[0] for job in self.jobs], timeout=timeout):
             raise TimeoutError(f"sweep {self.parent_run_id} not done within {timeout}s")
         results, errors = [], []
@@ -238,9 +265,15 @@ class Sweep:
             except Exception as exc:
                 errors.append(exc)
         self._close()
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not self._ended.wait(remaining):
+            raise TimeoutError(f"sweep {self.parent_run_id}: the best model was not exported "
+                               f"within {timeout}s")
         if not results and errors:
             raise errors[0]
-        return results
+        exported = self._exported
+        return [replace(r, model_uri=exported["model_uri"], model_error=exported["model_error"])
+                if r.run_id == exported.get("run_id") else r for r in results]
 
     def best(self) -> RunResult:
         best = self._best_of(self.result())
@@ -266,8 +299,18 @@ class Sweep:
             self._finished.add(job.run_id)
             finished = len(self._finished)
         self._bar.update(finished, len(self.jobs), self._best_so_far())
+        if self.log_models == "best":
+            self._release_all_but_the_best()
         if finished == len(self.jobs):
             self._close()
+
+    def _release_all_but_the_best(self) -> None:
+        """Workers keep at most the model of the best trial so far (memory stays flat)."""
+        done = {j.run_id: j for j in self.jobs if j._futures[0].status == "finished"}
+        best = self._best_of([j.result() for j in done.values()])
+        for run_id, job in done.items():
+            if best is None or run_id != best.run_id:
+                job.release_model()
 
     def _best_so_far(self) -> dict[str, float]:
         values = [j.progress()["metrics"].get(self.metric) for j in self.jobs if j.done()]
@@ -280,20 +323,51 @@ class Sweep:
         return sum(j.done() for j in self.jobs), format_metrics(self._best_so_far())
 
     def _close(self) -> None:
-        """Record the best trial on the parent run and end it (once)."""
+        """Once every trial is done: export the best trial's model, then end the parent run."""
         with self._lock:
             if self._closed or not all(j.done() for j in self.jobs):
                 return
             self._closed = True
         self._bar.close()
-        states = [j.status() for j in self.jobs]
         try:
             finished = [j.result() for j in self.jobs if j._futures[0].status == "finished"]
             best = self._best_of(finished)
+            job = next((j for j in self.jobs if best and j.run_id == best.run_id), None)
+            if self.log_models == "best" and job is not None and job.kept_model is not None:
+                from workbench.config import settings
+                from workbench.training.runner import export_model
+
+                export = job._dask.submit(export_model, job.run_id, settings().tracking_uri,
+                                          job.kept_model, pure=False,
+                                          key=f"export-{job.run_id}")
+                job.release_model()
+                export.add_done_callback(lambda f: self._end_parent(best, f))
+                return
+        except Exception:
+            log.warning("could not export the best model of sweep %s", self.parent_run_id,
+                        exc_info=True)
+            best = None
+        self._end_parent(best, None)
+
+    def _end_parent(self, best: RunResult | None, export: Future | None) -> None:
+        states = [j.status() for j in self.jobs]
+        try:
+            if export is not None:
+                if export.status == "finished":
+                    self._exported = {"run_id": best.run_id if best else None,
+                                      **export.result()}
+                else:
+                    error = f"exporting the best model failed: {export.exception()}"
+                    self._exported = {"run_id": best.run_id if best else None,
+                                      "model_uri": None, "model_error": error}
+                    log.warning("sweep %s: %s", self.parent_run_id, error)
             if best is not None:
                 self._tracking.set_tag(self.parent_run_id, "workbench.best_run_id", best.run_id)
                 self._tracking.log_metric(self.parent_run_id, f"best_{self.metric}",
                                           best.metrics[self.metric])
+            if self._exported.get("model_uri"):
+                self._tracking.set_tag(self.parent_run_id, "workbench.best_model_uri",
+                                       self._exported["model_uri"])
             self._tracking.set_tag(self.parent_run_id, "workbench.failed_trials",
                                    str(sum(s != "FINISHED" for s in states)))
             status = "FINISHED" if "FINISHED" in states else "FAILED"
@@ -302,6 +376,81 @@ class Sweep:
             self._tracking.set_terminated(self.parent_run_id, status)
         except Exception:
             log.warning("could not close sweep run %s", self.parent_run_id, exc_info=True)
+        finally:
+            self._ended.set()
 
     def __repr__(self) -> str:
         return f"<Sweep {self.parent_run_id} trials={len(self.jobs)} status={self.status()}>"
+
+
+RANK_POLL_S = 0.5
+PEER_GRACE_S = 3.0  # after a rank fails, how long to look for a dead worker behind it
+
+
+class RankWatch:
+    """Watches the ranks of a DDP job so that no rank ends up waiting forever for the others.
+
+    A rank pinned to a worker that died cannot be rescheduled (its peers hold the process
+    group), and the surviving ranks would block in their next collective (NCCL) or fail with a
+    bare "connection closed" (gloo). Whichever happens first, a rank's worker leaving the
+    cluster or a rank failing, ends the whole job: the other ranks are cancelled and the run is
+    FAILED with a one-line reason naming the rank.
+    """
+
+    def __init__(self, job: Job, workers: list[str]) -> None:
+        self._job = job
+        self._workers = workers
+        self.failure: JobFailed | None = None
+        self._done = threading.Event()
+        threading.Thread(target=self._run, name=f"workbench-ranks-{job.run_id[:8]}",
+                         daemon=True).start()
+
+    def wait(self, timeout: float | None) -> None:
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"run {self._job.run_id} not done within {timeout}s")
+        if self.failure is not None:
+            raise self.failure
+
+    def _run(self) -> None:
+        futures = self._job._futures
+        failed_at = None
+        try:
+            while not all(f.done() for f in futures):
+                dead = self._dead_rank()
+                if dead is not None:
+                    rank, address = dead
+                    self._fail(f"run {self._job.run_id} failed: rank {rank}'s dask worker "
+                               f"{address} died (its process exited); the other ranks were "
+                               "stopped; check that worker's log (an out-of-memory kill?) and "
+                               "run it again")
+                    return
+                if any(f.status in ("error", "cancelled") for f in futures):
+                    failed_at = failed_at or time.monotonic()
+                    if time.monotonic() - failed_at > PEER_GRACE_S:
+                        break  # a rank raised: the others cannot go on without it
+                time.sleep(RANK_POLL_S)
+        except Exception:
+            log.debug("rank watch of run %s stopped", self._job.run_id, exc_info=True)
+        finally:
+            for future in futures:
+                if not future.done():
+                    future.cancel()
+            self._done.set()
+
+    def _dead_rank(self) -> tuple[int, str] | None:
+        alive = set(self._job._dask.scheduler_info(n_workers=-1)["workers"])
+        for rank, (future, address) in enumerate(zip(self._job._futures, self._workers,
+                                                     strict=False)):
+            if (not future.done() or future.status == "error") and address not in alive:
+                return rank, address
+        return None
+
+    def _fail(self, message: str) -> None:
+        self.failure = JobFailed(message)
+        tracking = self._job._tracking
+        try:
+            tracking.set_tag(self._job.run_id, "workbench.error", message[:500])
+            if tracking.get_run(self._job.run_id).info.status not in TERMINAL:
+                tracking.set_terminated(self._job.run_id, "FAILED")
+        except Exception:
+            log.warning("could not mark run %s failed", self._job.run_id, exc_info=True)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.errors import ConfigError
 from workbench.training import space as spaces
 from workbench.training.job import Job, Sweep
-from workbench.training.runner import TrialSpec, run_trial
+from workbench.training.runner import TrialSpec, run_trial, without_model
 from workbench.training.spec import function_name, resolve_function, spec_of, validate_params
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ def train(
     `workers > 1` runs data-parallel (PyTorch DDP) across that many dask workers, one MLflow run
     for the whole job with rank 0 logging.
     """
+    _check_store_reachable()
     plan = _Plan.make(fn, params, data, seed)
     if workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}")
@@ -69,10 +70,20 @@ def sweep(
     run_name: str | None = None,
     seed: int | None = None,
     progress: bool = True,
+    log_models: str = "best",
 ) -> Sweep:
-    """Grid or random search: one parent run, a nested run per trial, trials in parallel."""
+    """Grid or random search: one parent run, a nested run per trial, trials in parallel.
+
+    `log_models`: "best" (default) exports only the best trial's returned model, once every
+    trial is done; "all" exports each trial's; "none" logs no model. Every trial's checkpoints
+    are kept either way.
+    """
     if mode not in ("min", "max"):
         raise ConfigError(f"mode must be 'min' or 'max', got {mode!r}")
+    if log_models not in LOG_MODELS:
+        raise ConfigError(f"log_models must be one of {', '.join(map(repr, LOG_MODELS))}, got "
+                          f"{log_models!r}")
+    _check_store_reachable()
     plan = _Plan.make(fn, params, data, seed)
     points = spaces.trials(space, n_trials, plan.seed)
     trial_params = [{**plan.params, **p} for p in points]
@@ -94,9 +105,14 @@ def sweep(
                                          "workbench.trial": str(index)})
         jobs.append(_submit(dask, tracking, run_id, plan, trial, payload, workers=1,
                             resources=None, register=None, progress=False,
-                            name=f"trial-{index}", validate_model=False))
+                            name=f"trial-{index}", validate_model=False,
+                            model=_TRIAL_MODEL[log_models]))
     return Sweep(parent_run_id=parent, jobs=jobs, metric=metric, mode=mode, tracking=tracking,
-                 show_progress=progress)
+                 show_progress=progress, log_models=log_models)
+
+
+LOG_MODELS = ("best", "all", "none")
+_TRIAL_MODEL = {"best": "keep", "all": "log", "none": "skip"}
 
 
 class _Plan:
@@ -145,6 +161,18 @@ def _check_picklable(fn: Callable[..., Any], name: str) -> None:
             f"train function {name} cannot be sent to dask workers ({type(exc).__name__}: {exc}); "
             "create locks, open files and clients inside the function instead of capturing them"
         ) from None
+
+
+def _check_store_reachable() -> None:
+    """Workers on a remote cluster write to the store themselves: a local file is out of reach."""
+    from workbench.config import settings
+
+    current = settings()
+    if current.scheduler and current.embedded_store:
+        raise ConfigError(
+            f"WORKBENCH_SCHEDULER={current.scheduler} runs training on workers that cannot reach "
+            f"the local SQLite store {current.tracking_uri}; set MLFLOW_TRACKING_URI to a "
+            "tracking server (e.g. from `workbench services up --json`)")
 
 
 def _tracking(experiment: str | None) -> tuple[MlflowClient, str]:
@@ -196,7 +224,7 @@ def _describe_dim(value: Any) -> str:
 def _submit(dask: Client, tracking: MlflowClient, run_id: str, plan: _Plan,
             params: dict[str, Any], payload: Any, *, workers: int,
             resources: Mapping[str, float] | None, register: str | None, progress: bool,
-            name: str, validate_model: bool = True) -> Job:
+            name: str, validate_model: bool = True, model: str = "log") -> Job:
     from workbench.config import settings
     from workbench.dask_cluster import torch_threads_hint
 
@@ -204,17 +232,23 @@ def _submit(dask: Client, tracking: MlflowClient, run_id: str, plan: _Plan,
     spec = TrialSpec(run_id=run_id, tracking_uri=settings().tracking_uri, fn=plan.fn,
                      params=params, seed=plan.seed, job_key=job_key, register=register,
                      torch_threads=torch_threads_hint(dask), world_size=workers,
-                     validate_model=validate_model)
+                     validate_model=validate_model, model=model, target=plan.spec_obj.target,
+                     start_timeout_s=_start_timeout())
+    kept = None
+    placed: list[str] = []
     if workers == 1:
         futures = [dask.submit(run_trial, spec, payload, key=f"train-{run_id}", pure=False,
                                resources=dict(resources) if resources else None)]
+        if model == "keep":  # the model stays on its worker; the client fetches the rest
+            kept = futures[0]
+            futures = [dask.submit(without_model, kept, key=f"summary-{run_id}", pure=False)]
     else:
-        futures = _submit_ranks(dask, spec, payload, workers, resources)
+        futures, placed = _submit_ranks(dask, spec, payload, workers, resources)
     try:
         return Job(run_id=run_id, futures=futures, dask=dask, tracking=tracking, job_key=job_key,
-                   name=name, show_progress=progress)
+                   name=name, show_progress=progress, kept_model=kept, rank_workers=placed)
     except Exception:
-        for future in futures:
+        for future in [*futures, *([kept] if kept is not None else [])]:
             future.cancel()
         tracking.set_terminated(run_id, "FAILED")
         raise
@@ -241,8 +275,22 @@ def _data_payload(dask: Client, plan: _Plan, *, broadcast: bool) -> Any:
     return plan.source  # a path: each worker reads it
 
 
+def _start_timeout() -> float:
+    import os
+
+    raw = os.environ.get("WORKBENCH_DDP_START_TIMEOUT_S", "120")
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise ConfigError(f"WORKBENCH_DDP_START_TIMEOUT_S={raw!r} is not a positive number of "
+                          "seconds; set it to e.g. 120 or unset it")
+    return value
+
+
 def _submit_ranks(dask: Client, spec: TrialSpec, payload: Any, workers: int,
-                  resources: Mapping[str, float] | None) -> list[Any]:
+                  resources: Mapping[str, float] | None) -> tuple[list[Any], list[str]]:
     """One task per rank, each pinned to its own worker, meeting at rank 0's host."""
     addresses = sorted(dask.scheduler_info(n_workers=-1)["workers"])[:workers]
     port = dask.run(_free_port, workers=[addresses[0]])[addresses[0]]
@@ -253,7 +301,7 @@ def _submit_ranks(dask: Client, spec: TrialSpec, payload: Any, workers: int,
         futures.append(dask.submit(run_trial, ranked, payload, key=f"train-{spec.run_id}-r{rank}",
                                    pure=False, workers=[address], allow_other_workers=False,
                                    resources=dict(resources) if resources else None))
-    return futures
+    return futures, addresses
 
 
 def _free_port() -> int:

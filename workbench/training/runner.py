@@ -6,10 +6,12 @@ other DDP ranks only train. Nothing here runs on the client.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +43,11 @@ class TrialSpec:
     # MLflow re-loads a logged model to check its input example (~0.2 s CPU); a sweep skips it
     # per trial: the export already ran the example, and on busy cores it is time trials lose.
     validate_model: bool = True
+    start_timeout_s: float = 120.0  # DDP: how long a rank waits for its peers to be placed
+    # What happens to a returned module: "log" it now; "keep" it in the task's result for a
+    # later `export_model` task (a sweep exports only its best trial's); "skip" it.
+    model: str = "log"
+    target: str | None = None  # the data's target column, left out of an inferred input example
 
 
 # Job keys the client cancelled, pushed into every worker process with Client.run: the
@@ -65,6 +72,7 @@ def run_trial(spec: TrialSpec, data: Any = None) -> dict[str, Any]:
     from workbench.tracking.store import tracking_client
     from workbench.tracking.writer import MetricWriter
     from workbench.training.context import TrainContext
+    from workbench.training.model_export import FirstInputs
     from workbench.training.spec import resolve_function
 
     client = tracking_client(spec.tracking_uri)
@@ -95,18 +103,21 @@ def run_trial(spec: TrialSpec, data: Any = None) -> dict[str, Any]:
     status = "FAILED"
     try:
         if spec.world_size > 1:
+            _wait_for_every_rank(spec)
             _init_process_group(spec, device)
         fn = resolve_function(spec.fn)
-        returned = fn(ctx)
+        recorder = FirstInputs() if main else None  # the example of a model logged by rank 0
+        with recorder or contextlib.nullcontext():
+            returned = fn(ctx)
         ctx.close()  # the last checkpoint is stored (or its failure raised) before success
-        model_uri = None
-        if main and isinstance(returned, torch.nn.Module):
-            model_uri = _log_model(returned, ctx, spec.register, spec.validate_model)
+        outcome: dict[str, Any] = {"run_id": spec.run_id, "model_uri": None, "model_error": None}
+        if main and isinstance(returned, torch.nn.Module) and spec.model != "skip":
+            outcome.update(_model_outcome(returned, ctx, recorder, spec, client))
         if spec.world_size > 1:
             torch.distributed.barrier()
         status = "FINISHED"
-        metrics = dict(writer.stats.latest) if writer else {}
-        return {"run_id": spec.run_id, "metrics": metrics, "model_uri": model_uri}
+        outcome["metrics"] = dict(writer.stats.latest) if writer else {}
+        return outcome
     except JobCancelled:
         status = "KILLED"
         raise
@@ -154,6 +165,32 @@ def _device() -> Any:
     return torch.device("cpu")
 
 
+def _wait_for_every_rank(spec: TrialSpec) -> None:
+    """Start the process group only once every rank runs on its worker.
+
+    A rank queued behind other work on its worker would leave the others blocked inside the
+    process group's rendezvous for its whole timeout; here they give up after
+    `start_timeout_s`, with a reason.
+    """
+    from distributed import Event
+
+    from workbench.errors import JobFailed
+
+    started = [Event(f"{spec.job_key}-started-{rank}") for rank in range(spec.world_size)]
+    given_up = Event(f"{spec.job_key}-gave-up")
+    started[spec.rank].set()
+    deadline = time.monotonic() + spec.start_timeout_s
+    for rank, event in enumerate(started):
+        if not event.wait(max(0.0, deadline - time.monotonic())):
+            given_up.set()
+            raise JobFailed(
+                f"rank {rank} of run {spec.run_id} did not start within "
+                f"{spec.start_timeout_s:g} s: its dask worker is busy with other tasks or gone; "
+                "free or add workers, or raise WORKBENCH_DDP_START_TIMEOUT_S")
+    if given_up.is_set():
+        raise JobFailed(f"another rank of run {spec.run_id} gave up waiting for its peers")
+
+
 def _init_process_group(spec: TrialSpec, device: Any) -> None:
     import datetime
 
@@ -171,37 +208,49 @@ def _init_process_group(spec: TrialSpec, device: Any) -> None:
                             timeout=datetime.timedelta(minutes=5))
 
 
-def _log_model(model: Any, ctx: Any, register: str | None, validate: bool = True) -> str:
-    import mlflow
-    import numpy as np
-    import pandas as pd
-    import torch
-    from mlflow.models import infer_signature
+def _model_outcome(returned: Any, ctx: Any, recorder: Any, spec: TrialSpec,
+                   client: Any) -> dict[str, Any]:
+    """Log the returned module (or keep it for a later export); a one-line reason if not."""
+    from workbench.training import model_export
 
-    model = model.to("cpu").eval()
-    requirements = [f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}",
-                    f"numpy=={np.__version__}", f"pandas=={pd.__version__}"]
-    example = ctx.input_example
-    if example is None:
-        # Without an example the graph cannot be exported; pickle is the only format left.
-        info = mlflow.pytorch.log_model(model, name="model", pip_requirements=requirements,
-                                        registered_model_name=register,
-                                        serialization_format="pickle")
-        return str(info.model_uri)
-    metadata = None
-    if isinstance(example, pd.DataFrame):
-        metadata = {"feature_names": [str(c) for c in example.columns]}
-        example = example.to_numpy(np.float32)
-    example = np.asarray(example, dtype=np.float32)
-    with torch.no_grad():
-        output = model(torch.from_numpy(example)).numpy()
-    # pt2 (torch.export) loads without unpickling code, so a model is safe to load anywhere.
-    info = mlflow.pytorch.log_model(model, name="model", input_example=example,
-                                    signature=infer_signature(example, output),
-                                    pip_requirements=requirements, metadata=metadata,
-                                    registered_model_name=register, serialization_format="pt2",
-                                    validate_serving_input=validate)
-    return str(info.model_uri)
+    try:
+        bundle = model_export.prepare(model_export.unwrap(returned), explicit=ctx.input_example,
+                                      recorded=recorder, data=ctx._data, target=spec.target)
+        if spec.model == "keep":
+            return {"model": bundle}
+        return {"model_uri": model_export.log_model(bundle, register=spec.register,
+                                                    validate=spec.validate_model)}
+    except model_export.ModelNotExportable as exc:
+        if spec.register:
+            raise  # the caller asked for a registered model: the run cannot succeed without it
+        log.warning("%s", exc)
+        client.set_tag(spec.run_id, "workbench.model_error", str(exc)[:500])
+        return {"model_error": str(exc)}
+
+
+def export_model(run_id: str, tracking_uri: str, trial: dict[str, Any]) -> dict[str, Any]:
+    """Log the model a finished trial kept (`TrialSpec.model="keep"`) into its run."""
+    import mlflow
+
+    from workbench.tracking.store import tracking_client
+    from workbench.training import model_export
+
+    bundle = trial.get("model")
+    if bundle is None:
+        return {"model_uri": None, "model_error": trial.get("model_error")}
+    client = tracking_client(tracking_uri)
+    try:
+        with mlflow.start_run(run_id=run_id):  # reopens the finished trial run, ends it FINISHED
+            return {"model_uri": model_export.log_model(bundle, register=None, validate=False),
+                    "model_error": None}
+    except model_export.ModelNotExportable as exc:
+        client.set_tag(run_id, "workbench.model_error", str(exc)[:500])
+        return {"model_uri": None, "model_error": str(exc)}
+
+
+def without_model(trial: dict[str, Any]) -> dict[str, Any]:
+    """A trial's result minus the kept model: what the client fetches."""
+    return {k: v for k, v in trial.items() if k != "model"}
 
 
 def _record_error(client: Any, run_id: str, exc: BaseException) -> None:
