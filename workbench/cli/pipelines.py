@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from typing import NoReturn
 
 import click
 
@@ -88,19 +89,31 @@ def pipeline_schedule(name: str, cron: str) -> None:
 @click.option("-p", "--param", "params", multiple=True, help="key=value (JSON values parsed)")
 @click.option("--json", "as_json", is_flag=True)
 def pipeline_run(name: str, params: tuple[str, ...], as_json: bool) -> None:
-    """Run pipeline NAME on the dask cluster, each step a nested MLflow run."""
-    from workbench.pipelines.execute import run
+    """Run pipeline NAME on the dask cluster, each step a nested MLflow run. Ctrl-C or SIGTERM
+    stops its steps (kernels shut down); they end KILLED."""
+    from workbench.pipelines.execute import PipelineInterrupted, run
+    from workbench.service import sigterm_as_interrupt
 
     def show(step: str, state: str, detail: str) -> None:
         marks = {"queued": "..", "running": ">>", "finished": "ok", "failed": "FAILED",
                  "killed": "skipped"}
         click.echo(f"{marks.get(state, state):>7}  {step}  {detail}", err=True)
 
-    outcome = run(name, _parse_params(params), on_event=show)
+    sigterm_as_interrupt()  # a service manager's stop is a Ctrl-C: steps end KILLED
+    try:
+        outcome = run(name, _parse_params(params), on_event=show)
+    except (PipelineInterrupted, KeyboardInterrupt) as exc:
+        _interrupted(exc)
     if as_json:
         _emit(outcome.to_dict())
     else:
         click.echo(f"pipeline {name}: {outcome.status} (run {outcome.run_id})")
+
+
+def _interrupted(exc: BaseException) -> NoReturn:
+    """Ctrl-C / SIGTERM: one line, exit 130 (as a shell reports SIGINT)."""
+    click.echo(f"error: {exc or 'interrupted'}", err=True)
+    sys.exit(130)
 
 
 @cli.command()
