@@ -14,6 +14,7 @@ from workbench.cli.base import (
     cli,
 )
 from workbench.config import project_root
+from workbench.errors import WorkbenchError
 
 
 @cli.group()
@@ -117,20 +118,40 @@ def _interrupted(exc: BaseException) -> NoReturn:
 
 
 @cli.command()
-@click.option("--once", is_flag=True, help="run what is due now, then exit")
+@click.option("--once", is_flag=True, help="run what is due now, wait for it, then exit")
 @click.option("--interval", type=float, default=30.0, show_default=True, help="seconds per tick")
-def scheduler(once: bool, interval: float) -> None:
-    """Run scheduled pipelines of ./pipelines (each slot once, even with several schedulers)."""
+@click.option("--heartbeat", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="seconds between heartbeats of a running slot [env WORKBENCH_HEARTBEAT_S; "
+                   "default 10]")
+@click.option("--stale-after", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="seconds without a heartbeat after which another scheduler takes a slot "
+                   "over [env WORKBENCH_STALE_S; default 60]")
+def scheduler(once: bool, interval: float, heartbeat: float | None,
+              stale_after: float | None) -> None:
+    """Run scheduled pipelines of ./pipelines: each slot once, however many schedulers share
+    the tracking store; a slot whose scheduler died is taken over."""
 
-    from workbench.config import settings
     from workbench.pipelines.schedule import Scheduler
     from workbench.service import sigterm_as_interrupt
 
-    service = Scheduler(project_root(), settings().home)
-    sigterm_as_interrupt()  # a service manager's stop ends a run as FAILED, not lost
+    service = Scheduler(project_root(), heartbeat_s=heartbeat, stale_s=stale_after)
+    sigterm_as_interrupt()  # a service manager's stop: running slots end interrupted, due again
     if once:
-        for name, slot in service.tick():
-            click.echo(f"ran {name} for {slot}")
+        try:
+            started = service.tick(wait=True)
+        except KeyboardInterrupt:
+            service.shutdown()
+            _interrupted(KeyboardInterrupt("scheduler stopped; its slots are due again"))
+        failed = []
+        for name, slot in started:
+            record = service.outcomes.get((name, slot))
+            if record is not None and record.state == "ran":
+                click.echo(f"ran {name} for {slot}")
+            else:
+                failed.append(f"{name} slot {slot} "
+                              f"{record.what if record else 'ended without a record'}")
+        if failed:
+            raise WorkbenchError("; ".join(failed))
         return
     click.echo(f"scheduler: checking ./pipelines every {interval:g}s (Ctrl-C stops)", err=True)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a person stops it

@@ -238,3 +238,6 @@ def _holder() -> str:
     import socket
 
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+holder = _holder  # this process as lease holders are named (host:pid), for records beside them
