@@ -58,15 +58,19 @@ def pipeline_list(as_json: bool) -> None:
         _emit({"pipelines": rows})
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table("pipeline", "steps", "schedule", "next run", "last run", "status")
+    table = Table("pipeline", "steps", "schedule", "next slot", "last run", "status",
+                  "last slots")
     for r in rows:
         if "error" in r:
-            table.add_row(r["name"], "", "", "", "", f"[red]invalid[/]: {r['error']}")
+            table.add_row(r["name"], "", "", "", "", f"[red]invalid[/]: {escape(r['error'])}",
+                          "")
             continue
+        slots = "\n".join(f"{s['slot']}: {s['what']}" for s in r["slots"][:3])
         table.add_row(r["name"], str(r["steps"]), r["schedule"] or "", r["next_run"] or "",
-                      r["last_run"] or "never", r["last_status"] or "")
+                      r["last_run"] or "never", r["last_status"] or "", escape(slots))
     Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
@@ -154,6 +158,12 @@ def scheduler(once: bool, interval: float, heartbeat: float | None,
             raise WorkbenchError("; ".join(failed))
         return
     click.echo(f"scheduler: checking ./pipelines every {interval:g}s (Ctrl-C stops)", err=True)
+    import logging
+
+    said = logging.StreamHandler()  # one line per slot event (ran, failed, taken over)
+    said.setFormatter(logging.Formatter("scheduler: %(message)s"))
+    logging.getLogger("workbench.pipelines.schedule").addHandler(said)
+    logging.getLogger("workbench.pipelines.schedule").setLevel(logging.INFO)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a person stops it
         service.serve(interval)
 

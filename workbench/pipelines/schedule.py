@@ -125,7 +125,7 @@ class Scheduler:
             try:
                 spec = load_spec(path)
             except ConfigError as exc:
-                log.warning("scheduler: skipping %s: %s", path.name, exc)
+                log.warning("skipping %s: %s", path.name, exc)
                 continue
             slot = due_slot(spec, now)
             running = self._threads.get(spec.name)
@@ -173,8 +173,8 @@ class Scheduler:
             if lease is None:
                 return False  # another scheduler took it over first
             dead = info.holder
-            log.warning("scheduler: %s stopped heart-beating %.0fs ago; taking over %s",
-                        dead, info.age_s, pipeline)
+            log.info("%s stopped heart-beating %.0fs ago; taking over %s", dead, info.age_s,
+                     pipeline)
         try:
             record = book.find(pipeline, slot)
             if record is not None and record.state in FINAL:  # ended just before our claim
@@ -216,14 +216,12 @@ class Scheduler:
                 state, error = "failed", str(exc).splitlines()[0] if str(exc) else repr(exc)
         try:
             if not lease.beat():  # another scheduler took the slot over: its record, not ours
-                log.warning("scheduler: lost the slot %s of %s to another scheduler",
-                            record.slot, record.pipeline)
+                log.info("lost the slot %s of %s to another scheduler", record.slot,
+                         record.pipeline)
                 return
             book.close(record, state, error=error)
             self.outcomes[(record.pipeline, record.slot)] = record
-            if state == "failed":
-                log.error("scheduler: %s slot %s failed: %s", record.pipeline, record.slot,
-                          error)
+            log.info("%s slot %s: %s", record.pipeline, record.slot, record.what)
         finally:
             lease.release()
 

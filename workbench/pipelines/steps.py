@@ -313,9 +313,7 @@ def _marimo(source: Path, output: Path, task: StepTask, env: dict[str, str],
 
 def _run_function(task: StepTask, client: Any) -> dict[str, Any]:
     module_name, _, name = str(task.function).partition(":")
-    if task.root not in sys.path:
-        sys.path.insert(0, task.root)
-    fn = getattr(importlib.import_module(module_name), name)
+    fn = getattr(_project_module(module_name, Path(task.root)), name)
     accepted = inspect.signature(fn).parameters
     takes_all = any(p.kind == p.VAR_KEYWORD for p in accepted.values())
     kwargs = {k: v for k, v in task.params.items() if takes_all or k in accepted}
@@ -331,6 +329,32 @@ def _run_function(task: StepTask, client: Any) -> dict[str, Any]:
     for key, value in numbers.items():
         client.log_metric(task.run_id, key, value)
     return outputs
+
+
+def _project_module(name: str, root: Path) -> Any:
+    """Module `name` as the project's file says now: a long-lived worker has imported it
+    before, maybe from another project's file of that name or before the file was edited."""
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    relative = Path(*name.split("."))
+    source = next((p for p in (root / relative.with_suffix(".py"), root / relative / "__init__.py")
+                   if p.is_file()), None)
+    loaded = sys.modules.get(name)
+    if source is not None and loaded is not None and (
+            getattr(loaded, "__file__", None) != str(source)
+            or _LOADED.get(name) != source.stat().st_mtime_ns):
+        importlib.invalidate_caches()
+        sys.path.remove(str(root))
+        sys.path.insert(0, str(root))  # this project's files first
+        for key in [k for k in sys.modules if k == name or k.startswith(f"{name}.")]:
+            del sys.modules[key]
+    module = importlib.import_module(name)
+    if source is not None:
+        _LOADED[name] = source.stat().st_mtime_ns
+    return module
+
+
+_LOADED: dict[str, int] = {}  # project module -> mtime of the file it was imported from
 
 
 def _record_error(client: Any, run_id: str, error: BaseException) -> None:
