@@ -15,10 +15,10 @@ does not delay other pipelines' slots.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import logging
-import os
 import re
 import threading
 from collections.abc import Callable
@@ -74,23 +74,7 @@ def due_slot(spec: PipelineSpec, now: datetime.datetime) -> datetime.datetime | 
     return None if since is not None and slot < since else slot
 
 
-HEARTBEAT_S = 10.0  # WORKBENCH_HEARTBEAT_S: how often a running slot's lease is refreshed
-STALE_S = 60.0  # WORKBENCH_STALE_S: a lease this long without a heartbeat is taken over
 LEASE = "workbench.schedule."
-
-
-def _seconds(variable: str, default: float) -> float:
-    raw = os.environ.get(variable)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise ConfigError(f"{variable}={raw!r} is not a positive number of seconds; fix or "
-                          "unset it")
-    return value
 
 
 class Scheduler:
@@ -103,12 +87,9 @@ class Scheduler:
                  heartbeat_s: float | None = None, stale_s: float | None = None) -> None:
         self.root = root
         self._run = run or self._run_pipeline
-        self.heartbeat_s = heartbeat_s or _seconds("WORKBENCH_HEARTBEAT_S", HEARTBEAT_S)
-        self.stale_s = stale_s or _seconds("WORKBENCH_STALE_S", STALE_S)
-        if self.stale_s <= self.heartbeat_s:
-            raise ConfigError(f"the stale threshold ({self.stale_s:g}s) must exceed the "
-                              f"heartbeat interval ({self.heartbeat_s:g}s), or live schedulers "
-                              "are taken over")
+        from workbench.tracking.leases import timing
+
+        self.heartbeat_s, self.stale_s = timing(heartbeat_s, stale_s)
         self._stop = threading.Event()
         self._threads: dict[str, threading.Thread] = {}
         self.outcomes: dict[tuple[str, str], SlotRecord] = {}  # slots run here, as they ended
@@ -144,7 +125,11 @@ class Scheduler:
     def serve(self, interval_s: float = 30.0, stop: Callable[[], bool] = lambda: False) -> None:
         try:
             while not stop():
-                self.tick()
+                try:
+                    self.tick()
+                except Exception as exc:  # the store hiccupped: the next tick tries again
+                    log.warning("tick failed: %s", str(exc).splitlines()[0] if str(exc)
+                                else type(exc).__name__)
                 if self._stop.wait(interval_s):
                     return
         finally:
@@ -222,8 +207,12 @@ class Scheduler:
             book.close(record, state, error=error)
             self.outcomes[(record.pipeline, record.slot)] = record
             log.info("%s slot %s: %s", record.pipeline, record.slot, record.what)
+        except Exception as exc:  # the store is unreachable: the stale lease is taken over
+            log.warning("could not record the slot %s of %s: %s", record.slot,
+                        record.pipeline, exc)
         finally:
-            lease.release()
+            with contextlib.suppress(Exception):
+                lease.release()
 
     def _run_pipeline(self, name: str, slot: datetime.datetime, stop: threading.Event,
                       tags: dict[str, str]) -> Any:
