@@ -4,14 +4,14 @@ The champion's training data (its run's dataset source, or the policy's `referen
 with the new data; the check is logged to the model's drift history. Past the policy's threshold
 the pipeline that produces the model runs, with the drift window as parameters (those the spec
 declares: `drift_data`, `drift_detected_at`, `drift_share`). A storm of drifting checks starts one
-run per cooldown window: the window is claimed with an O_EXCL file, so concurrent monitors agree.
+retraining per cooldown: a rolling window since the last retraining started, kept in the shared
+tracking store (`workbench.retraining_window`), so monitors on every host agree; a retraining
+that failed does not use the window up.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ class MonitorResult:
 def monitor(model: str, current: Any, *, root: str | Path | None = None,
             policy: DriftPolicy | None = None, now: datetime.datetime | None = None
             ) -> MonitorResult:
-    from workbench.config import settings
+    from workbench import retraining_window
     from workbench.monitoring.api import drift
     from workbench.pipelines.execute import run
     from workbench.promotion import registry
@@ -60,34 +60,40 @@ def monitor(model: str, current: Any, *, root: str | Path | None = None,
     reference = _reference(client, model, version, policy, base)
     result = drift(reference, current)
     check_run = result.log(model=model, version=version)
-    now = now or datetime.datetime.now(datetime.UTC)
+    now_ms = int(now.timestamp() * 1000) if now is not None else None
     outcome = MonitorResult(model, version, result.drifted, result.share, policy.threshold,
                             check_run, False, spec.name)
     if result.share < policy.threshold:
         outcome.reason = f"drift share {result.share:.2f} below the threshold {policy.threshold}"
         return outcome
-    claim = _claim_window(settings().home, model, now, policy.cooldown_hours)
-    if claim is None:
-        outcome.reason = f"retraining already started within the {policy.cooldown_hours:g} h " \
-                         "cooldown"
+    claim = retraining_window.claim(client, model, cooldown_hours=policy.cooldown_hours,
+                                    now_ms=now_ms)
+    if isinstance(claim, str):
+        outcome.reason = claim
         return outcome
-    params = {"drift_data": str(current), "drift_detected_at": now.isoformat(timespec="seconds"),
+    started = retraining_window.as_datetime(claim.started_ms)
+    params = {"drift_data": str(current),
+              "drift_detected_at": started.isoformat(timespec="seconds"),
               "drift_share": float(result.share)}
     declared = {k: v for k, v in params.items() if k in spec.params}
     outcome.triggered = True
     try:
-        retrain = run(spec.name, declared, root=base)
-        outcome.pipeline_run_id, outcome.pipeline_status = retrain.run_id, retrain.status
-        outcome.reason = f"drift share {result.share:.2f} >= {policy.threshold}: retrained"
-    finally:
-        claim.write_text(json.dumps(outcome.to_dict(), default=str))
+        with claim.running():
+            retrain = run(spec.name, declared, root=base)
+    except BaseException as exc:  # the window stays open: the next drift retrains again
+        claim.end("failed", **{"workbench.error": str(exc).splitlines()[0] if str(exc) else
+                               type(exc).__name__, "workbench.check_run": check_run})
+        raise
+    outcome.pipeline_run_id, outcome.pipeline_status = retrain.run_id, retrain.status
+    outcome.reason = f"drift share {result.share:.2f} >= {policy.threshold}: retrained"
+    claim.end("finished", **{"workbench.pipeline_run": retrain.run_id,
+                             "workbench.check_run": check_run})
     client.set_tag(check_run, "workbench.triggered_run", outcome.pipeline_run_id or "")
     if outcome.pipeline_run_id:
         try:
             _propose(client, model, spec, policy, outcome, current, base)
         except WorkbenchError as exc:  # the retraining happened: keep its ids, say what failed
             outcome.promotion = {"action": "error", "detail": str(exc)}
-        claim.write_text(json.dumps(outcome.to_dict(), default=str))
     return outcome
 
 
@@ -190,17 +196,3 @@ def _reference(client: Any, model: str, version: str | None, policy: DriftPolicy
     raise ConfigError(f"cannot find the training data of {model}"
                       f"{f' v{version}' if version else ''}: train it from a Parquet/CSV path, "
                       "or set drift.reference in its pipeline spec")
-
-
-def _claim_window(home: Path, model: str, now: datetime.datetime,
-                  cooldown_hours: float) -> Path | None:
-    """The claim file of the cooldown window `now` falls in, if this call created it."""
-    seconds = max(cooldown_hours * 3600, 1.0)
-    window = int(now.timestamp() // seconds)
-    path = home / "monitor" / model.replace("/", "_") / f"window-{window}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
-    except FileExistsError:
-        return None
-    return path

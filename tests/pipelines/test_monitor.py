@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
 from tests.cli.test_cli import workbench
-from workbench.errors import ConfigError
+from tests.stores import GATE_WAIT, Store, finish, release, spawn
+from workbench.errors import ConfigError, PipelineFailed
+from workbench.tracking.store import tracking_client
+
+UTC = datetime.UTC
 
 
 @pytest.fixture
@@ -65,3 +72,104 @@ def test_cli_monitor_and_a_model_no_pipeline_produces(project: Path, tmp_path: P
     assert again.returncode == 0 and "cooldown" in again.stdout
     with pytest.raises(ConfigError, match=r"no pipeline .* produces model 'other'"):
         wb.monitor("other", project / "moved.parquet", root=project)
+
+
+def test_cooldown_is_a_rolling_window_not_a_calendar_bucket(tracking: MlflowClient,
+                                                            project: Path) -> None:
+    """Drift at 23:59 and again at 00:01 is one storm (a bucket per day would retrain twice);
+    24 h after the first retraining started, the window is open again."""
+    moved = project / "moved.parquet"
+    first = datetime.datetime(2026, 11, 20, 23, 59, tzinfo=UTC)
+    at = [first, first + datetime.timedelta(minutes=2), first + datetime.timedelta(hours=23),
+          first + datetime.timedelta(hours=24, minutes=1)]
+    outcomes = [wb.monitor("churn", moved, root=project, now=t) for t in at]
+    assert [o.triggered for o in outcomes] == [True, False, False, True]
+    assert outcomes[1].reason == ("retraining already started within the 24 h cooldown (at "
+                                  "2026-11-20T23:59:00+00:00; next after "
+                                  "2026-11-21T23:59:00+00:00)")
+    assert len((project / "retrained.txt").read_text().splitlines()) == 2
+
+
+def own_model(store: Store, project: Path) -> str:
+    """A model name of this test's own: the server store is shared by the session."""
+    model = store.unique("churn")
+    spec = project / "pipelines" / "retrain.yaml"
+    spec.write_text(spec.read_text().replace("model: churn", f"model: {model}"))
+    return model
+
+
+def test_a_failed_retraining_leaves_the_window_open(store: Store, project: Path,
+                                                   dask_client: Any) -> None:
+    model = own_model(store, project)
+    (project / "steps.py").write_text(
+        "import pathlib\n"
+        "def retrain(drift_data, drift_share):\n"
+        "    flag = pathlib.Path('fail-next')\n"
+        "    if flag.exists():\n"
+        "        flag.unlink()\n"
+        "        raise RuntimeError('out of memory')\n"
+        "    with open('retrained.txt', 'a') as out:\n"
+        "        out.write('ok\\n')\n")
+    (project / "fail-next").write_text("")
+    moved = project / "moved.parquet"
+    with pytest.raises(PipelineFailed, match="RuntimeError: out of memory"):
+        wb.monitor(model, moved, root=project)
+    retried = wb.monitor(model, moved, root=project)  # at once: the failure used nothing up
+    assert retried.triggered and retried.pipeline_status == "FINISHED"
+    assert not wb.monitor(model, moved, root=project).triggered  # this one did
+    assert (project / "retrained.txt").read_text() == "ok\n"
+    from workbench.retraining_window import EXPERIMENT
+
+    records = tracking_client().search_runs(
+        [tracking_client().get_experiment_by_name(EXPERIMENT).experiment_id],
+        filter_string=f"tags.`workbench.model` = '{model}'", order_by=["attributes.start_time"])
+    assert [(r.info.status, r.data.tags["workbench.retraining.state"]) for r in records] == [
+        ("FAILED", "failed"), ("FINISHED", "finished")]
+    assert records[0].data.tags["workbench.error"].endswith("RuntimeError: out of memory")
+
+
+STORM = GATE_WAIT + """
+import json
+import workbench as wb
+from workbench.tracking.store import tracking_client
+tracking_client()  # connected before the gate: the race is the claim
+outcome = wb.monitor(sys.argv[4], sys.argv[3], root=sys.argv[2])
+print(json.dumps({"triggered": outcome.triggered, "reason": outcome.reason}))
+"""
+
+
+def test_two_monitors_racing_one_drift_storm_start_one_retraining(
+        store: Store, project: Path, dask_client: Any) -> None:
+    model = own_model(store, project)
+    (project / "steps.py").write_text(
+        "import os, time\n"
+        "def retrain(drift_data, drift_share):\n"
+        "    time.sleep(2)\n"
+        "    with open('retrained.txt', 'a') as out:\n"
+        "        out.write(f'{os.getpid()}\\n')\n")
+    gate = store.tmp / "go"
+    monitors = [spawn(STORM, {**store.client_env(f"host{i}"),
+                              "WORKBENCH_SCHEDULER": dask_client.scheduler.address},
+                      args=[str(gate), str(project), str(project / "moved.parquet"), model])
+                for i in range(2)]
+    time.sleep(4)
+    release(gate)
+    results = [finish(m) for m in monitors]
+    assert all(code == 0 for code, _, _ in results), results
+    outcomes = [json.loads(out) for _, out, _ in results]
+    assert sorted(o["triggered"] for o in outcomes) == [False, True], outcomes
+    [held_off] = [o for o in outcomes if not o["triggered"]]
+    assert "cooldown" in held_off["reason"]
+    assert len((project / "retrained.txt").read_text().splitlines()) == 1
+
+
+def test_cli_monitor_failure_is_one_error_line(project: Path, tmp_path: Path,
+                                               dask_client: Any) -> None:
+    (project / "steps.py").write_text(
+        "def retrain(drift_data, drift_share):\n    raise RuntimeError('no GPU')\n")
+    done = workbench("monitor", "churn", "--data", "moved.parquet", home=tmp_path / "wb",
+                     cwd=project, env={"WORKBENCH_SCHEDULER": dask_client.scheduler.address})
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()], done.stderr
+    assert done.stderr.startswith("error: pipeline retrain failed (run ")
+    assert done.stderr.strip().endswith("step retrain failed: RuntimeError: no GPU")

@@ -5,14 +5,16 @@ from __future__ import annotations
 import datetime
 import json
 import re
-import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.cli.test_cli import workbench
 from workbench.errors import ConfigError
 from workbench.pipelines.schedule import Scheduler, due_slot, set_schedule
+from workbench.pipelines.slots import SlotBook, SlotRecord
 from workbench.pipelines.spec import load_spec
 
 UTC = datetime.UTC
@@ -28,11 +30,17 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def scheduler(project: Path, ran: list[tuple[str, str]]) -> Scheduler:
-    def fake_run(name: str, slot: datetime.datetime) -> None:
+def scheduler(project: Path, ran: list[tuple[str, str]], **kw: Any) -> Scheduler:
+    def fake_run(name: str, slot: datetime.datetime, stop: object, tags: object) -> None:
         ran.append((name, slot.isoformat()))
 
-    return Scheduler(project, project / "home", run=fake_run)
+    return Scheduler(project, run=fake_run, **kw)
+
+
+def history(pipeline: str) -> list[SlotRecord]:
+    from workbench.tracking.store import tracking_client
+
+    return SlotBook(tracking_client()).history(pipeline)
 
 
 def test_schedule_is_written_into_the_spec(project: Path) -> None:
@@ -45,44 +53,84 @@ def test_schedule_is_written_into_the_spec(project: Path) -> None:
         set_schedule("nightly", "every night", root=project)
 
 
-def test_each_slot_runs_once_across_restarts(project: Path) -> None:
+def test_each_slot_runs_once_across_restarts(project: Path, wb_home: Path) -> None:
     set_schedule("nightly", "0 3 * * *", root=project, now=SET_AT)
     ran: list[tuple[str, str]] = []
     before_first = datetime.datetime(2026, 11, 21, 2, 59, tzinfo=UTC)
-    assert scheduler(project, ran).tick(before_first) == []  # nothing before the schedule
+    assert scheduler(project, ran).tick(before_first, wait=True) == []  # nothing before
     first_slot = datetime.datetime(2026, 11, 21, 3, 0, 30, tzinfo=UTC)
-    scheduler(project, ran).tick(first_slot)
-    scheduler(project, ran).tick(first_slot + datetime.timedelta(minutes=5))  # a restart
+    scheduler(project, ran).tick(first_slot, wait=True)
+    scheduler(project, ran).tick(first_slot + datetime.timedelta(minutes=5), wait=True)
     assert ran == [("nightly", "2026-11-21T03:00:00+00:00")]
-    claim = json.loads((project / "home" / "scheduler" / "claims" / "nightly" /
-                        "20261121T030000Z.json").read_text())
-    assert claim["status"] == "FINISHED"
+    [record] = history("nightly")
+    assert (record.slot, record.state, record.what) == ("2026-11-21T03:00:00+00:00", "ran",
+                                                        "ran")
+    assert not (wb_home / "scheduler").exists()  # claims live in the store, not in a home
 
 
-def test_missed_slots_run_once_on_start(project: Path) -> None:
+def test_missed_slots_run_once_on_start(project: Path, wb_home: Path) -> None:
     set_schedule("nightly", "0 3 * * *", root=project, now=SET_AT)
     ran: list[tuple[str, str]] = []
     three_days_later = datetime.datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-    scheduler(project, ran).tick(three_days_later)
+    scheduler(project, ran).tick(three_days_later, wait=True)
     assert ran == [("nightly", "2026-11-24T03:00:00+00:00")]  # the newest missed slot only
 
 
-def test_two_schedulers_never_run_the_same_slot(project: Path) -> None:
-    set_schedule("nightly", "*/5 * * * *", root=project, now=SET_AT)
+def test_a_long_pipeline_does_not_delay_other_pipelines(project: Path, wb_home: Path) -> None:
+    (project / "pipelines" / "quick.yaml").write_text(
+        "name: quick\nsteps:\n- {name: s, function: 'steps:go'}\n")
+    for name in ("nightly", "quick"):
+        set_schedule(name, "0 3 * * *", root=project, now=SET_AT)
+    spans: dict[str, tuple[float, float]] = {}
+
+    def run(name: str, slot: datetime.datetime, stop: object, tags: object) -> None:
+        start = time.monotonic()
+        time.sleep(3 if name == "nightly" else 0.1)  # nightly sorts first: the long one
+        spans[name] = (start, time.monotonic())
+
+    started = Scheduler(project, run=run).tick(datetime.datetime(2026, 11, 21, 3, 1,
+                                                                 tzinfo=UTC), wait=True)
+    assert [name for name, _ in started] == ["nightly", "quick"]
+    assert spans["quick"][1] < spans["nightly"][1] - 1  # quick ran while nightly still ran
+    assert {r.state for name in spans for r in history(name)} == {"ran"}
+
+
+def test_a_dead_holders_older_slot_is_skipped_as_superseded(project: Path,
+                                                            wb_home: Path) -> None:
+    """A scheduler died running the 03:00 slot and no one took over before 04:00 was due:
+    03:00 is recorded skipped (superseded), its pipeline run ended KILLED, 04:00 runs."""
+    from workbench.tracking import leases
+    from workbench.tracking.store import tracking_client
+
+    set_schedule("nightly", "0 * * * *", root=project, now=SET_AT)
+    client = tracking_client()
+    book = SlotBook(client)
+    old = "2026-11-21T03:00:00+00:00"
+    assert leases.claim(client, "workbench.schedule.nightly", kind="schedule",
+                        meta={"workbench.slot": old}) is not None  # and it never beats
+    record = book.open("nightly", old, "deadhost:1")
+    experiment = client.create_experiment("pipeline-nightly")
+    orphan = client.create_run(experiment, tags={"workbench.slot.record": record.run_id})
+    time.sleep(1.5)
     ran: list[tuple[str, str]] = []
-    now = datetime.datetime(2026, 11, 21, 3, 5, 10, tzinfo=UTC)
-    barrier = threading.Barrier(8)
+    scheduler(project, ran, heartbeat_s=0.2, stale_s=1).tick(
+        datetime.datetime(2026, 11, 21, 4, 0, 5, tzinfo=UTC), wait=True)
+    assert ran == [("nightly", "2026-11-21T04:00:00+00:00")]
+    newest, skipped = history("nightly")
+    assert (newest.state, newest.taken_over_from) == ("ran", "")
+    assert (skipped.state, skipped.superseded_by) == ("skipped", newest.slot)
+    assert skipped.what == f"skipped: superseded by the slot of {newest.slot}"
+    assert client.get_run(orphan.info.run_id).info.status == "KILLED"
+    assert leases.read(client, "workbench.schedule.nightly") is None  # deleted when done
 
-    def one() -> None:
-        barrier.wait()
-        scheduler(project, ran).tick(now)
 
-    threads = [threading.Thread(target=one) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert ran == [("nightly", "2026-11-21T03:05:00+00:00")]
+def test_bad_heartbeat_settings_are_refused(project: Path, monkeypatch: pytest.MonkeyPatch
+                                            ) -> None:
+    monkeypatch.setenv("WORKBENCH_STALE_S", "soon")
+    with pytest.raises(ConfigError, match=r"WORKBENCH_STALE_S='soon' is not a positive number"):
+        Scheduler(project)
+    with pytest.raises(ConfigError, match=r"stale threshold \(2s\) must exceed the heartbeat"):
+        Scheduler(project, heartbeat_s=5, stale_s=2)
 
 
 def test_due_slot_respects_when_the_schedule_was_set(project: Path) -> None:

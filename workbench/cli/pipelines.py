@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from typing import NoReturn
 
 import click
 
@@ -13,6 +14,7 @@ from workbench.cli.base import (
     cli,
 )
 from workbench.config import project_root
+from workbench.errors import WorkbenchError
 
 
 @cli.group()
@@ -56,15 +58,19 @@ def pipeline_list(as_json: bool) -> None:
         _emit({"pipelines": rows})
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table("pipeline", "steps", "schedule", "next run", "last run", "status")
+    table = Table("pipeline", "steps", "schedule", "next slot", "last run", "status",
+                  "last slots")
     for r in rows:
         if "error" in r:
-            table.add_row(r["name"], "", "", "", "", f"[red]invalid[/]: {r['error']}")
+            table.add_row(r["name"], "", "", "", "", f"[red]invalid[/]: {escape(r['error'])}",
+                          "")
             continue
+        slots = "\n".join(f"{s['slot']}: {s['what']}" for s in r["slots"][:3])
         table.add_row(r["name"], str(r["steps"]), r["schedule"] or "", r["next_run"] or "",
-                      r["last_run"] or "never", r["last_status"] or "")
+                      r["last_run"] or "never", r["last_status"] or "", escape(slots))
     Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
@@ -88,38 +94,76 @@ def pipeline_schedule(name: str, cron: str) -> None:
 @click.option("-p", "--param", "params", multiple=True, help="key=value (JSON values parsed)")
 @click.option("--json", "as_json", is_flag=True)
 def pipeline_run(name: str, params: tuple[str, ...], as_json: bool) -> None:
-    """Run pipeline NAME on the dask cluster, each step a nested MLflow run."""
-    from workbench.pipelines.execute import run
+    """Run pipeline NAME on the dask cluster, each step a nested MLflow run. Ctrl-C or SIGTERM
+    stops its steps (kernels shut down); they end KILLED."""
+    from workbench.pipelines.execute import PipelineInterrupted, run
+    from workbench.service import sigterm_as_interrupt
 
     def show(step: str, state: str, detail: str) -> None:
         marks = {"queued": "..", "running": ">>", "finished": "ok", "failed": "FAILED",
                  "killed": "skipped"}
         click.echo(f"{marks.get(state, state):>7}  {step}  {detail}", err=True)
 
-    outcome = run(name, _parse_params(params), on_event=show)
+    sigterm_as_interrupt()  # a service manager's stop is a Ctrl-C: steps end KILLED
+    try:
+        outcome = run(name, _parse_params(params), on_event=show)
+    except (PipelineInterrupted, KeyboardInterrupt) as exc:
+        _interrupted(exc)
     if as_json:
         _emit(outcome.to_dict())
     else:
         click.echo(f"pipeline {name}: {outcome.status} (run {outcome.run_id})")
 
 
-@cli.command()
-@click.option("--once", is_flag=True, help="run what is due now, then exit")
-@click.option("--interval", type=float, default=30.0, show_default=True, help="seconds per tick")
-def scheduler(once: bool, interval: float) -> None:
-    """Run scheduled pipelines of ./pipelines (each slot once, even with several schedulers)."""
+def _interrupted(exc: BaseException) -> NoReturn:
+    """Ctrl-C / SIGTERM: one line, exit 130 (as a shell reports SIGINT)."""
+    click.echo(f"error: {exc or 'interrupted'}", err=True)
+    sys.exit(130)
 
-    from workbench.config import settings
+
+@cli.command()
+@click.option("--once", is_flag=True, help="run what is due now, wait for it, then exit")
+@click.option("--interval", type=float, default=30.0, show_default=True, help="seconds per tick")
+@click.option("--heartbeat", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="seconds between heartbeats of a running slot [env WORKBENCH_HEARTBEAT_S; "
+                   "default 10]")
+@click.option("--stale-after", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="seconds without a heartbeat after which another scheduler takes a slot "
+                   "over [env WORKBENCH_STALE_S; default 60]")
+def scheduler(once: bool, interval: float, heartbeat: float | None,
+              stale_after: float | None) -> None:
+    """Run scheduled pipelines of ./pipelines: each slot once, however many schedulers share
+    the tracking store; a slot whose scheduler died is taken over."""
+
     from workbench.pipelines.schedule import Scheduler
     from workbench.service import sigterm_as_interrupt
 
-    service = Scheduler(project_root(), settings().home)
-    sigterm_as_interrupt()  # a service manager's stop ends a run as FAILED, not lost
+    service = Scheduler(project_root(), heartbeat_s=heartbeat, stale_s=stale_after)
+    sigterm_as_interrupt()  # a service manager's stop: running slots end interrupted, due again
     if once:
-        for name, slot in service.tick():
-            click.echo(f"ran {name} for {slot}")
+        try:
+            started = service.tick(wait=True)
+        except KeyboardInterrupt:
+            service.shutdown()
+            _interrupted(KeyboardInterrupt("scheduler stopped; its slots are due again"))
+        failed = []
+        for name, slot in started:
+            record = service.outcomes.get((name, slot))
+            if record is not None and record.state == "ran":
+                click.echo(f"ran {name} for {slot}")
+            else:
+                failed.append(f"{name} slot {slot} "
+                              f"{record.what if record else 'ended without a record'}")
+        if failed:
+            raise WorkbenchError("; ".join(failed))
         return
     click.echo(f"scheduler: checking ./pipelines every {interval:g}s (Ctrl-C stops)", err=True)
+    import logging
+
+    said = logging.StreamHandler()  # one line per slot event (ran, failed, taken over)
+    said.setFormatter(logging.Formatter("scheduler: %(message)s"))
+    logging.getLogger("workbench.pipelines.schedule").addHandler(said)
+    logging.getLogger("workbench.pipelines.schedule").setLevel(logging.INFO)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a person stops it
         service.serve(interval)
 

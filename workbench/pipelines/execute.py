@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -18,11 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from workbench.config import project_root
-from workbench.errors import ConfigError, PipelineFailed
+from workbench.errors import ConfigError, PipelineFailed, WorkbenchError
+from workbench.pipelines.kernels import kernel_name
 from workbench.pipelines.notebook_params import notebook_parameters
 from workbench.pipelines.spec import PipelineSpec, Step, is_of_type, load_spec
-from workbench.pipelines.steps import StepTask, run_step
+from workbench.pipelines.steps import IGNORE_SIGINT, StepTask, ignore_sigint, run_step
 from workbench.project import PIPELINES_DIR, project_path
+
+
+class PipelineInterrupted(WorkbenchError):
+    """The run was stopped (Ctrl-C, SIGTERM, its scheduler stopping): its steps ended KILLED."""
+
+
+STOP_GRACE_S = 20.0  # how long a stop waits for the steps to record their end themselves
 
 
 @dataclass
@@ -72,6 +81,11 @@ def step_params(spec: PipelineSpec, step: Step, values: Mapping[str, Any],
     if not notebook.is_file():
         raise ConfigError(f"step {step.name}: notebook {notebook} does not exist")
     declared = notebook_parameters(notebook)
+    if notebook.suffix == ".ipynb":
+        try:
+            kernel_name(notebook)
+        except ConfigError as exc:
+            raise ConfigError(f"step {step.name}: {exc}") from None
     for key, value in step.params.items():
         if key not in declared:
             raise ConfigError(f"step {step.name} sets {key}, which {step.notebook} does not "
@@ -84,8 +98,11 @@ def step_params(spec: PipelineSpec, step: Step, values: Mapping[str, Any],
 
 def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path | None = None,
         experiment: str | None = None, on_event: Callable[[str, str, str], None] | None = None,
-        timeout_s: float | None = None) -> PipelineRun:
-    """Run pipeline `name` once; raises PipelineFailed (after recording it) if a step fails."""
+        timeout_s: float | None = None, stop: threading.Event | None = None,
+        tags: Mapping[str, str] | None = None) -> PipelineRun:
+    """Run pipeline `name` once; raises PipelineFailed (after recording it) if a step fails.
+    Ctrl-C (KeyboardInterrupt) or `stop` being set kills the running steps' kernels, ends
+    every unfinished step KILLED and raises PipelineInterrupted. `tags` go on the run."""
     from workbench.config import settings
     from workbench.dask_cluster import cluster
     from workbench.tracking.datasets import log_dataset
@@ -100,8 +117,9 @@ def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path 
     per_step = {s.name: step_params(spec, s, values, base) for s in spec.steps}
     tracking = tracking_client()
     experiment_id = ensure_experiment(tracking, experiment or f"pipeline-{name}")
-    tags = {**run_tags(0), "workbench.kind": "pipeline", "workbench.pipeline": name}
-    parent = tracking.create_run(experiment_id, run_name=f"{name}", tags=tags).info.run_id
+    run_tags_ = {**run_tags(0), **(tags or {}), "workbench.kind": "pipeline",
+                 "workbench.pipeline": name}
+    parent = tracking.create_run(experiment_id, run_name=f"{name}", tags=run_tags_).info.run_id
     outcome = PipelineRun(name=name, run_id=parent, status="RUNNING", params=values)
     try:
         log_params(tracking, parent, values)
@@ -118,11 +136,13 @@ def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path 
             log_params(tracking, runs[step.name], per_step[step.name])
             outcome.steps[step.name] = StepOutcome(step.name, runs[step.name], "RUNNING")
         dask = cluster()
+        if settings().scheduler is None:  # our own local cluster: Ctrl-C is the client's
+            dask.register_plugin(ignore_sigint(), name=IGNORE_SIGINT)
         futures: dict[str, Any] = {}
         by_name = {s.name: s for s in spec.steps}
         token = uuid.uuid4().hex[:8]
         topic = f"workbench-pipeline-{token}"
-        slots = f"{topic}-slots"
+        slots, halt = f"{topic}-slots", f"{topic}-stop"
         threads = sum(int(w.get("nthreads", 1))
                       for w in dask.scheduler_info(n_workers=-1)["workers"].values()) or 1
         where = settings()
@@ -139,15 +159,24 @@ def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path 
                                 params=per_step[step.name], timeout_s=timeout_s,
                                 pipeline_run_id=parent, events=topic if on_event else None,
                                 settings_env=settings_env, slots=slots,
-                                max_slots=threads)
+                                max_slots=threads, stop=halt)
                 futures[step.name] = dask.submit(
                     run_step, task, *[futures[d] for d in step.depends_on],
                     key=f"pipeline-{name}-{step.name}-{token}", pure=False)
         try:
-            _wait(futures, outcome, on_event, events)
+            _wait(futures, outcome, on_event, events, stop)
+        except (KeyboardInterrupt, _Stopped):
+            _halt(dask, halt, futures, outcome, on_event, events)
+            raise
         finally:
             _release(dask, topic if on_event else None,
-                     slots if any(s.notebook for s in spec.steps) else None)
+                     slots if any(s.notebook for s in spec.steps) else None, halt)
+    except (KeyboardInterrupt, _Stopped):
+        _finish(tracking, outcome, "KILLED")
+        killed = [s.name for s in outcome.steps.values() if s.status == "KILLED"]
+        raise PipelineInterrupted(
+            f"pipeline {name} stopped (run {parent}); steps ended KILLED: "
+            f"{', '.join(killed) or 'none'}") from None
     except BaseException:
         _finish(tracking, outcome, "FAILED")
         raise
@@ -193,17 +222,50 @@ def _subscribe(dask: Any, topic: str, outcome: PipelineRun,
     return lock
 
 
-def _release(dask: Any, topic: str | None, slots: str | None) -> None:
-    """Stop listening, and drop this run's semaphore from the scheduler."""
+def _release(dask: Any, topic: str | None, slots: str | None, halt: str) -> None:
+    """Stop listening, and drop this run's semaphore and stop event from the scheduler."""
+    from distributed import Event
+
     with contextlib.suppress(Exception):  # never mask the run's own outcome
         if topic is not None:
             dask.unsubscribe_topic(topic)
         if slots is not None:
             dask.sync(dask.scheduler.semaphore_close, name=slots)
+        Event(halt, client=dask).clear()
+
+
+class _Stopped(Exception):
+    """`stop` was set: a scheduler stopping its runs."""
+
+
+def _halt(dask: Any, halt: str, futures: dict[str, Any], outcome: PipelineRun,
+          on_event: Callable[[str, str, str], None] | None, lock: Any) -> None:
+    """Stop every step: set the run's stop event (running steps kill their kernels, steps not
+    started yet return at once), give them a moment to record their own end, then cancel."""
+    from distributed import Event
+
+    with contextlib.suppress(Exception):
+        Event(halt, client=dask).set()
+    deadline = time.monotonic() + STOP_GRACE_S  # our client is not the default: no wait()
+    while time.monotonic() < deadline and not all(f.done() for f in futures.values()):
+        time.sleep(0.1)
+    for name, future in futures.items():
+        step = outcome.steps[name]
+        if step.status == "RUNNING":
+            result = future.result() if future.status == "finished" else None
+            step.status = (result or {}).get("status", "KILLED")
+            step.error = (result or {}).get("error") or "stopped: the pipeline run was stopped"
+            if on_event:
+                with lock:
+                    on_event(name, step.status.lower(), step.error if step.status != "FINISHED"
+                             else "")
+    with contextlib.suppress(Exception):
+        dask.cancel(list(futures.values()))
 
 
 def _wait(futures: dict[str, Any], outcome: PipelineRun,
-          on_event: Callable[[str, str, str], None] | None, lock: Any) -> None:
+          on_event: Callable[[str, str, str], None] | None, lock: Any,
+          stop: threading.Event | None) -> None:
     """Record each step's end as it comes, in the order the steps finish."""
     import queue
 
@@ -212,23 +274,28 @@ def _wait(futures: dict[str, Any], outcome: PipelineRun,
     started = time.monotonic()
     for future in futures.values():  # our client is not dask's default, so no as_completed
         future.add_done_callback(done.put)
-    for _ in range(len(futures)):
-        future = done.get()
+    left = len(futures)
+    while left:
+        try:
+            future = done.get(timeout=0.2)  # short waits: Ctrl-C and `stop` are seen at once
+        except queue.Empty:
+            if stop is not None and stop.is_set():
+                raise _Stopped from None
+            continue
+        left -= 1
         name = names[future.key]
         step = outcome.steps[name]
         if future.status == "finished":
             result = future.result()
-            step.status, step.seconds = "FINISHED", float(result["seconds"])
-            detail = f"{step.seconds:.1f} s"
-        else:
+            step.status, step.seconds = result["status"], result.get("seconds")
+            step.error = result.get("error")
+            detail = f"{step.seconds:.1f} s" if step.status == "FINISHED" else step.error or ""
+        else:  # the task itself broke (its worker died, the cluster went away)
             error = future.exception()
-            own = getattr(error, "args", [""])[0]
-            if isinstance(own, str) and own.startswith(f"step {name} "):
-                step.status, step.error = "FAILED", own.splitlines()[0]
-                step.seconds = time.monotonic() - started
-            else:  # an upstream step's failure, passed down by dask: this one never ran
-                step.status, step.error = "KILLED", f"not run: {str(own).splitlines()[0]}"
-            detail = step.error or ""
+            step.status, step.error = "FAILED", f"step {name} failed: {type(error).__name__}: " \
+                f"{str(error).splitlines()[0] if str(error) else ''}"
+            step.seconds = time.monotonic() - started
+            detail = step.error
         if on_event:
             with lock:
                 on_event(name, step.status.lower(), detail)
@@ -236,10 +303,12 @@ def _wait(futures: dict[str, Any], outcome: PipelineRun,
 
 def _finish(tracking: Any, outcome: PipelineRun, status: str) -> None:
     for step in outcome.steps.values():
-        if step.status in ("RUNNING", "KILLED"):  # never started: say why, end it
+        if step.status in ("RUNNING", "KILLED"):  # never started, or stopped: say why, end it
             step.status = "KILLED"
-            tracking.set_tag(step.run_id, "workbench.skipped", step.error or "pipeline stopped")
-            tracking.set_terminated(step.run_id, "KILLED")
+            if tracking.get_run(step.run_id).info.status == "RUNNING":  # else it ended itself
+                tracking.set_tag(step.run_id, "workbench.skipped",
+                                 step.error or "pipeline stopped")
+                tracking.set_terminated(step.run_id, "KILLED")
     outcome.status = status
     failed = next((s for s in outcome.steps.values() if s.status == "FAILED"), None)
     if failed is not None:

@@ -1,4 +1,5 @@
-"""`workbench pipeline list`: each pipeline, its last run, its next run."""
+"""`workbench pipeline list` and the dashboards: each pipeline, its last run, its last scheduled
+slots with what happened to them, its next slot."""
 
 from __future__ import annotations
 
@@ -26,10 +27,15 @@ def pipeline_for_model(model: str, root: Path) -> tuple[Path, PipelineSpec] | No
     return found[0] if found else None
 
 
-def list_pipelines(root: Path) -> list[dict[str, Any]]:
+def list_pipelines(root: Path, *, slots: int = 5) -> list[dict[str, Any]]:
+    """One row per pipeline spec: steps, schedule, `next_run` (the next slot), the last run
+    and `slots`: the last `slots` scheduled slots, newest first, each with `what` happened
+    (ran, failed, skipped, interrupted, taken over) as recorded in the shared store."""
+    from workbench.pipelines.slots import SlotBook
     from workbench.tracking.store import tracking_client
 
     client = tracking_client()
+    book = SlotBook(client)
     now = datetime.datetime.now(datetime.UTC)
     rows = []
     for path in sorted((root / PIPELINES_DIR).glob("*.yaml")):
@@ -42,7 +48,8 @@ def list_pipelines(root: Path) -> list[dict[str, Any]]:
         upcoming = next_run(spec, now)
         row.update({"steps": len(spec.steps), "schedule": spec.schedule,
                     "next_run": upcoming.isoformat() if upcoming else None,
-                    "last_run": None, "last_status": None, "last_run_id": None})
+                    "last_run": None, "last_status": None, "last_run_id": None,
+                    "slots": [r.to_dict() for r in book.history(spec.name, slots)]})
         experiment = client.get_experiment_by_name(f"pipeline-{spec.name}")
         if experiment is not None:
             found = client.search_runs([experiment.experiment_id],
@@ -55,3 +62,11 @@ def list_pipelines(root: Path) -> list[dict[str, Any]]:
                     "last_status": last.info.status, "last_run_id": last.info.run_id})
         rows.append(row)
     return rows
+
+
+def slot_history(pipeline: str, limit: int = 10) -> list[dict[str, Any]]:
+    """Pipeline `pipeline`'s last `limit` scheduled slots, newest first (for dashboards)."""
+    from workbench.pipelines.slots import SlotBook
+    from workbench.tracking.store import tracking_client
+
+    return [r.to_dict() for r in SlotBook(tracking_client()).history(pipeline, limit)]

@@ -1,26 +1,33 @@
-"""Schedules: cron slots claimed exactly once, across restarts and across scheduler processes.
+"""Schedules: cron slots run exactly once, by any number of schedulers sharing one store.
 
-A pipeline's schedule lives in its spec (`schedule:`, `schedule_since:`). The scheduler looks at
-the newest slot at or before now; a slot runs only after its claim file is created with
-O_CREAT|O_EXCL under `$WORKBENCH_HOME/scheduler/claims/`, so two schedulers never run the same
-slot and a restart never runs one twice. A slot missed while no scheduler ran is run once at the
-next start (only the newest one: a week of downtime does not start seven runs).
+A pipeline's schedule lives in its spec (`schedule:`, `schedule_since:`). Every tick a
+scheduler looks at each pipeline's newest slot at or before now; a slot missed while no
+scheduler ran is run once at the next start (only the newest: a week of downtime does not start
+seven runs). To run a slot, a scheduler holds the pipeline's lease in the tracking store
+(`workbench.schedule.NAME`, see `workbench.tracking.leases`), so schedulers on other hosts or
+with other `WORKBENCH_HOME`s never run it too, and one pipeline never overlaps itself; it
+heart-beats while the slot runs. A lease whose heartbeat is older than the stale threshold
+belongs to a scheduler that died: it is taken over, the dead holder's pipeline run is ended
+KILLED and the slot runs again to completion. What happened is kept in `slots` (a run per
+slot) before the lease is deleted. Each slot runs in a thread of its own: a long pipeline
+does not delay other pipelines' slots.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import logging
-import os
 import re
-import time
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from workbench.errors import ConfigError
 from workbench.files import write_atomically
+from workbench.pipelines.slots import FINAL, RECORD_TAG, SLOT_TAG, SlotBook, SlotRecord, slot_key
 from workbench.pipelines.spec import PipelineSpec, load_spec
 from workbench.project import PIPELINES_DIR
 
@@ -67,19 +74,34 @@ def due_slot(spec: PipelineSpec, now: datetime.datetime) -> datetime.datetime | 
     return None if since is not None and slot < since else slot
 
 
+LEASE = "workbench.schedule."
+
+
 class Scheduler:
-    """One scheduler process. `tick()` runs what is due; `serve()` ticks until stopped."""
+    """One scheduler process. `tick()` starts what is due; `serve()` ticks until stopped;
+    `shutdown()` stops the slots running here (they end interrupted, due again)."""
 
-    def __init__(self, root: Path, home: Path,
-                 run: Callable[[str, datetime.datetime], Any] | None = None) -> None:
+    def __init__(self, root: Path,
+                 run: Callable[[str, datetime.datetime, threading.Event, dict[str, str]],
+                               Any] | None = None, *,
+                 heartbeat_s: float | None = None, stale_s: float | None = None) -> None:
         self.root = root
-        self.claims = home / "scheduler" / "claims"
         self._run = run or self._run_pipeline
+        from workbench.tracking.leases import timing
 
-    def tick(self, now: datetime.datetime | None = None) -> list[tuple[str, str]]:
-        """Run every due, unclaimed slot; returns (pipeline, slot) for each one run here."""
+        self.heartbeat_s, self.stale_s = timing(heartbeat_s, stale_s)
+        self._stop = threading.Event()
+        self._threads: dict[str, threading.Thread] = {}
+        self.outcomes: dict[tuple[str, str], SlotRecord] = {}  # slots run here, as they ended
+
+    def tick(self, now: datetime.datetime | None = None, *, wait: bool = False
+             ) -> list[tuple[str, str]]:
+        """Start every due slot no one runs; returns (pipeline, slot) for each started here."""
+        from workbench.tracking.store import tracking_client
+
         now = now or datetime.datetime.now(UTC)
-        ran = []
+        book = SlotBook(tracking_client())
+        started = []
         for path in sorted((self.root / PIPELINES_DIR).glob("*.yaml")):
             try:
                 spec = load_spec(path)
@@ -87,44 +109,113 @@ class Scheduler:
                 log.warning("skipping %s: %s", path.name, exc)
                 continue
             slot = due_slot(spec, now)
-            if slot is None or not self._claim(spec.name, slot):
-                continue
-            ran.append((spec.name, slot.isoformat()))
-            try:
-                outcome = self._run(spec.name, slot)
-                self._note(spec.name, slot, {"status": getattr(outcome, "status", "FINISHED"),
-                                             "run_id": getattr(outcome, "run_id", None)})
-            except Exception as exc:  # a failed run is recorded; the scheduler keeps going
-                log.error("scheduled run of %s at %s failed: %s", spec.name, slot, exc)
-                self._note(spec.name, slot, {"status": "FAILED", "error": str(exc)[:2000]})
-        return ran
+            running = self._threads.get(spec.name)
+            if slot is None or (running is not None and running.is_alive()):
+                continue  # a pipeline never overlaps itself
+            if self._start(book, spec.name, slot_key(slot)):
+                started.append((spec.name, slot_key(slot)))
+        if wait:
+            self.wait()
+        return started
+
+    def wait(self) -> None:
+        for thread in list(self._threads.values()):
+            thread.join()
 
     def serve(self, interval_s: float = 30.0, stop: Callable[[], bool] = lambda: False) -> None:
-        while not stop():
-            self.tick()
-            time.sleep(interval_s)
-
-    def _claim_path(self, name: str, slot: datetime.datetime) -> Path:
-        return self.claims / name / (slot.strftime("%Y%m%dT%H%M%SZ") + ".json")
-
-    def _claim(self, name: str, slot: datetime.datetime) -> bool:
-        path = self._claim_path(name, slot)
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            return False  # another scheduler (or an earlier life of this one) has it
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"pipeline": name, "slot": slot.isoformat(), "pid": os.getpid(),
-                       "status": "RUNNING"}, handle)
+            while not stop():
+                try:
+                    self.tick()
+                except Exception as exc:  # the store hiccupped: the next tick tries again
+                    log.warning("tick failed: %s", str(exc).splitlines()[0] if str(exc)
+                                else type(exc).__name__)
+                if self._stop.wait(interval_s):
+                    return
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop the slots running here: their steps end KILLED, the slots interrupted (due
+        again: the next scheduler to tick runs them) and their leases released."""
+        self._stop.set()
+        self.wait()
+
+    def _start(self, book: SlotBook, pipeline: str, slot: str) -> bool:
+        from workbench.tracking import leases
+
+        record = book.find(pipeline, slot)
+        if record is not None and record.state in FINAL:
+            return False
+        name, meta = LEASE + pipeline, {SLOT_TAG: slot}
+        lease = leases.claim(book.client, name, kind="schedule", meta=meta)
+        dead = ""
+        if lease is None:
+            info = leases.read(book.client, name)
+            if info is None or info.age_s <= self.stale_s:
+                return False  # released just now (next tick), or a live holder runs a slot
+            lease = leases.take_over(book.client, name, stale_token=info.token, meta=meta)
+            if lease is None:
+                return False  # another scheduler took it over first
+            dead = info.holder
+            log.info("%s stopped heart-beating %.0fs ago; taking over %s", dead, info.age_s,
+                     pipeline)
+        try:
+            record = book.find(pipeline, slot)
+            if record is not None and record.state in FINAL:  # ended just before our claim
+                lease.release()
+                return False
+            me = leases.holder()
+            for old in book.unfinished(pipeline):  # we hold the lease: their holders are gone
+                book.kill_attempts(old, f"its scheduler {old.holder} stopped; the slot was "
+                                        f"taken over by {me}")
+                if old.slot != slot:
+                    book.close(old, "skipped", superseded_by=slot)
+            was_running = record is not None and record.state == "running"
+            record = book.open(pipeline, slot, me, dead if was_running else "")
+        except BaseException:
+            lease.release()
+            raise
+        thread = threading.Thread(target=self._hold, args=(book, lease, record),
+                                  name=f"slot {pipeline} {slot}", daemon=True)
+        self._threads[pipeline] = thread
+        thread.start()
         return True
 
-    def _note(self, name: str, slot: datetime.datetime, outcome: dict[str, Any]) -> None:
-        path = self._claim_path(name, slot)
-        data = {**json.loads(path.read_text()), **outcome}
-        path.write_text(json.dumps(data))
+    def _hold(self, book: SlotBook, lease: Any, record: SlotRecord) -> None:
+        """Run the slot while heart-beating its lease; record the end, then release."""
+        from workbench.pipelines.execute import PipelineInterrupted
 
-    def _run_pipeline(self, name: str, slot: datetime.datetime) -> Any:
+        slot = datetime.datetime.fromisoformat(record.slot)
+        tags = {SLOT_TAG: record.slot, RECORD_TAG: record.run_id}
+        state, error = "failed", ""
+        with lease.heartbeat(self.heartbeat_s):
+            try:
+                outcome = self._run(record.pipeline, slot, self._stop, tags)
+                status = getattr(outcome, "status", "FINISHED")
+                state = "ran" if status == "FINISHED" else "failed"
+                error = "" if state == "ran" else f"pipeline ended {status}"
+            except PipelineInterrupted as exc:
+                state, error = "interrupted", str(exc)
+            except Exception as exc:  # a failed run is recorded; the scheduler keeps going
+                state, error = "failed", str(exc).splitlines()[0] if str(exc) else repr(exc)
+        try:
+            if not lease.beat():  # another scheduler took the slot over: its record, not ours
+                log.info("lost the slot %s of %s to another scheduler", record.slot,
+                         record.pipeline)
+                return
+            book.close(record, state, error=error)
+            self.outcomes[(record.pipeline, record.slot)] = record
+            log.info("%s slot %s: %s", record.pipeline, record.slot, record.what)
+        except Exception as exc:  # the store is unreachable: the stale lease is taken over
+            log.warning("could not record the slot %s of %s: %s", record.slot,
+                        record.pipeline, exc)
+        finally:
+            with contextlib.suppress(Exception):
+                lease.release()
+
+    def _run_pipeline(self, name: str, slot: datetime.datetime, stop: threading.Event,
+                      tags: dict[str, str]) -> Any:
         from workbench.pipelines.execute import run
 
-        return run(name, root=self.root)
+        return run(name, root=self.root, stop=stop, tags=tags)

@@ -9,13 +9,17 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
+import logging
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +46,7 @@ class StepTask:
     settings_env: dict[str, str] = field(default_factory=dict)  # the caller's store, for kernels
     slots: str | None = None  # dask Semaphore bounding this run's concurrent notebook steps
     max_slots: int = 1
+    stop: str | None = None  # dask Event the client sets to stop the run
 
 
 class StepFailed(Exception):
@@ -49,36 +54,119 @@ class StepFailed(Exception):
 
 
 def run_step(task: StepTask, *upstream: Any) -> dict[str, Any]:
-    """Run the step after its upstream steps (their results are only an ordering device)."""
+    """Run the step after its upstream steps. Returns its outcome (`status` FINISHED, FAILED or
+    KILLED) rather than raising: a failure is recorded here, and dask never logs a traceback
+    on the worker's stderr for what the client reports in one line."""
     from workbench.tracking.store import tracking_client
 
+    blocked = next((u for u in upstream if u.get("status") != "FINISHED"), None)
+    if blocked is not None:  # an upstream step failed or was stopped: this one never runs
+        cause = blocked.get("cause") or blocked.get("error") or "stopped"
+        return {"step": task.step, "status": "KILLED", "cause": cause,
+                "error": f"not run: {cause}"}
     client = tracking_client(task.tracking_uri)  # cached per worker: one store per process
     started = time.time()
-    status = "FAILED"
-    error: BaseException | None = None
+    status, error = "FAILED", None
     outputs: dict[str, Any] = {}
-    try:
-        if task.notebook is not None:
-            with _seceded(task.slots, task.max_slots):
-                _announce(task)  # running now, not waiting for a slot
-                _run_notebook(task, client)
-        else:
-            _announce(task)
-            outputs = _run_function(task, client)
-        status = "FINISHED"
-        return {"step": task.step, "run_id": task.run_id, "seconds": time.time() - started,
-                "outputs": outputs}
-    except StepFailed as exc:
-        error = exc
-        raise
-    except Exception as exc:
-        error = exc
-        raise StepFailed(f"step {task.step} failed: {type(exc).__name__}: {exc}") from exc
-    finally:
-        if error is not None:
-            _record_error(client, task.run_id, error)
-        client.log_metric(task.run_id, "step_seconds", time.time() - started)
-        client.set_terminated(task.run_id, status)
+    with _Halt(task) as halt:
+        try:
+            if task.notebook is not None:
+                with _seceded(task.slots, task.max_slots):
+                    halt.check()  # stopped while waiting for a slot: never start the kernel
+                    _announce(task)  # running now, not waiting for a slot
+                    _run_notebook(task, client, halt)
+            else:
+                halt.check()
+                _announce(task)
+                outputs = _run_function(task, client)
+            status = "FINISHED"
+        except StepFailed as exc:
+            error = exc
+        except Exception as exc:
+            error = StepFailed(f"step {task.step} failed: {type(exc).__name__}: {exc}")
+            error.__cause__ = exc
+    if halt.stopped:  # whatever the step did after the stop, it ends KILLED, never FINISHED
+        status, error = "KILLED", None
+    _end(client, task, status, error, time.time() - started)
+    seconds = time.time() - started
+    if status == "FINISHED":
+        return {"step": task.step, "status": status, "run_id": task.run_id,
+                "seconds": seconds, "outputs": outputs}
+    message = str(error).splitlines()[0] if error else "stopped: the pipeline run was stopped"
+    return {"step": task.step, "status": status, "run_id": task.run_id, "seconds": seconds,
+            "error": message}
+
+
+def _end(client: Any, task: StepTask, status: str, error: BaseException | None,
+         seconds: float) -> None:
+    """Record the step's end, unless someone already ended its run (the client after a stop,
+    a scheduler that took the slot over): a late end never overwrites theirs."""
+    if error is not None:
+        _record_error(client, task.run_id, error)
+    client.log_metric(task.run_id, "step_seconds", seconds)
+    if client.get_run(task.run_id).info.status != "RUNNING":
+        return
+    if status == "KILLED":
+        client.set_tag(task.run_id, "workbench.skipped", "stopped: the pipeline run was stopped")
+    client.set_terminated(task.run_id, status)
+
+
+class StepStopped(Exception):
+    """The pipeline run was stopped (Ctrl-C, SIGTERM, a scheduler stopping)."""
+
+
+class _Halt:
+    """Watch the run's stop event (a dask Event the client sets on Ctrl-C) while the step
+    runs; when it fires, kill the step's kernel or marimo process group at once."""
+
+    def __init__(self, task: StepTask) -> None:
+        self.name = task.stop
+        self.stopped = False
+        self.groups: set[int] = set()
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> _Halt:
+        from distributed import Event
+
+        if self.name is None or _worker() is None:
+            return self
+        event = Event(self.name)
+        _ = event.client  # resolve the worker's client in the task's thread
+
+        def watch() -> None:
+            while not self._done.is_set():
+                with contextlib.suppress(Exception):  # the scheduler went away: nothing to stop
+                    if event.wait(timeout=1):
+                        self._stop()
+                        return
+                if self._done.wait(0.2):
+                    return
+
+        threading.Thread(target=watch, name=f"halt {self.name}", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+
+    def _stop(self) -> None:
+        with self._lock:
+            self.stopped = True
+            for group in self.groups:
+                with contextlib.suppress(OSError):
+                    os.killpg(group, signal.SIGKILL)
+
+    def started(self, group: int) -> None:
+        """A kernel (or marimo) now runs in process group `group`: kill it if stopped."""
+        with self._lock:
+            self.groups.add(group)
+            if self.stopped:
+                with contextlib.suppress(OSError):
+                    os.killpg(group, signal.SIGKILL)
+
+    def check(self) -> None:
+        if self.stopped:
+            raise StepStopped("stopped before it started")
 
 
 def _worker() -> Any:
@@ -124,7 +212,7 @@ def _seceded(slots: str | None, max_slots: int) -> Iterator[None]:
         rejoin()
 
 
-def _run_notebook(task: StepTask, client: Any) -> None:
+def _run_notebook(task: StepTask, client: Any, halt: _Halt) -> None:
     from workbench.tracking.provenance import file_sha256
 
     source = Path(task.root) / str(task.notebook)
@@ -142,23 +230,24 @@ def _run_notebook(task: StepTask, client: Any) -> None:
         if source.suffix == ".py":
             output = Path(scratch) / f"{source.stem}.html"
             try:
-                _marimo(source, output, task, env)
+                _marimo(source, output, task, env, halt)
             finally:
                 if output.exists():
                     client.log_artifact(task.run_id, str(output), "notebook")
             return
         output = Path(scratch) / source.name
         try:
-            _papermill(source, output, task, env)
+            _papermill(source, output, task, env, halt)
         finally:
             if output.exists():  # the executed notebook, partial on failure
                 client.log_artifact(task.run_id, str(output), "notebook")
 
 
-def _kernel_manager(env: dict[str, str], scratch: str) -> type:
+def _kernel_manager(env: dict[str, str], scratch: str, halt: _Halt) -> type:
     """A kernel manager that starts its kernel with `env` added (steps seceded from the
     worker's pool may run side by side, so the process environment is never changed), talking
-    over Unix sockets in the step's scratch directory rather than open TCP ports."""
+    over Unix sockets in the step's scratch directory rather than open TCP ports, and telling
+    `halt` the kernel's process group so a stop kills it."""
     from jupyter_client.manager import AsyncKernelManager
 
     class StepKernelManager(AsyncKernelManager):
@@ -168,19 +257,32 @@ def _kernel_manager(env: dict[str, str], scratch: str) -> type:
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
             kw["env"] = {**os.environ, **kw.get("env", {}), **env}
             await super().start_kernel(**kw)
+            group = getattr(self.provisioner, "pgid", None)
+            if group:  # jupyter_client starts kernels in a session of their own
+                halt.started(int(group))
 
     return StepKernelManager
 
 
-def _papermill(source: Path, output: Path, task: StepTask, env: dict[str, str]) -> None:
+def _papermill(source: Path, output: Path, task: StepTask, env: dict[str, str],
+               halt: _Halt) -> None:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from workbench.pipelines.kernels import kernel_name
+
+    # The step's outcome is reported once, by the client; papermill's own log lines ("Kernel
+    # died" after a stop) and nbformat's warning about cells without ids would only be noise
+    # on the worker's stderr.
+    logging.getLogger("papermill").setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore", message="Cell is missing an id field")
     try:
         papermill.execute_notebook(str(source), str(output), parameters=task.params,
-                                   cwd=task.root, progress_bar=False, log_output=False,
+                                   kernel_name=kernel_name(source), cwd=task.root,
+                                   progress_bar=False, log_output=False,
                                    execution_timeout=task.timeout_s, start_timeout=120,
-                                   kernel_manager_class=_kernel_manager(env, str(output.parent)))
+                                   kernel_manager_class=_kernel_manager(
+                                       env, str(output.parent), halt))
     except PapermillExecutionError as exc:
         first = (exc.source or "").strip().splitlines()[:1]
         raise StepFailed(
@@ -189,22 +291,29 @@ def _papermill(source: Path, output: Path, task: StepTask, env: dict[str, str]) 
             + ANSI.sub("", "\n".join(exc.traceback))) from None
 
 
-def _marimo(source: Path, output: Path, task: StepTask, env: dict[str, str]) -> None:
+def _marimo(source: Path, output: Path, task: StepTask, env: dict[str, str],
+            halt: _Halt) -> None:
     marimo = str(Path(sys.executable).with_name("marimo"))
     args = [a for name, value in task.params.items() for a in (f"--{name}", str(value))]
-    done = subprocess.run([marimo, "export", "html", str(source), "-o", str(output), "-f",
-                           "--", *args], cwd=task.root, env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=task.timeout_s, check=False)
-    if done.returncode != 0:
-        tail = ANSI.sub("", (done.stderr or done.stdout).strip())[-2000:]
-        raise StepFailed(f"step {task.step} failed: marimo exited {done.returncode}\n{tail}")
+    child = subprocess.Popen([marimo, "export", "html", str(source), "-o", str(output), "-f",
+                              "--", *args], cwd=task.root, env={**os.environ, **env},
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)  # its own group: a stop kills it whole
+    halt.started(child.pid)
+    try:
+        out, err = child.communicate(timeout=task.timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        raise
+    if child.returncode != 0:
+        tail = ANSI.sub("", (err or out).strip())[-2000:]
+        raise StepFailed(f"step {task.step} failed: marimo exited {child.returncode}\n{tail}")
 
 
 def _run_function(task: StepTask, client: Any) -> dict[str, Any]:
     module_name, _, name = str(task.function).partition(":")
-    if task.root not in sys.path:
-        sys.path.insert(0, task.root)
-    fn = getattr(importlib.import_module(module_name), name)
+    fn = getattr(_project_module(module_name, Path(task.root)), name)
     accepted = inspect.signature(fn).parameters
     takes_all = any(p.kind == p.VAR_KEYWORD for p in accepted.values())
     kwargs = {k: v for k, v in task.params.items() if takes_all or k in accepted}
@@ -222,11 +331,56 @@ def _run_function(task: StepTask, client: Any) -> dict[str, Any]:
     return outputs
 
 
+def _project_module(name: str, root: Path) -> Any:
+    """Module `name` as the project's file says now: a long-lived worker has imported it
+    before, maybe from another project's file of that name or before the file was edited."""
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    relative = Path(*name.split("."))
+    source = next((p for p in (root / relative.with_suffix(".py"), root / relative / "__init__.py")
+                   if p.is_file()), None)
+    loaded = sys.modules.get(name)
+    if source is not None and loaded is not None and (
+            getattr(loaded, "__file__", None) != str(source)
+            or _LOADED.get(name) != source.stat().st_mtime_ns):
+        importlib.invalidate_caches()
+        sys.path.remove(str(root))
+        sys.path.insert(0, str(root))  # this project's files first
+        for key in [k for k in sys.modules if k == name or k.startswith(f"{name}.")]:
+            del sys.modules[key]
+    module = importlib.import_module(name)
+    if source is not None:
+        _LOADED[name] = source.stat().st_mtime_ns
+    return module
+
+
+_LOADED: dict[str, int] = {}  # project module -> mtime of the file it was imported from
+
+
 def _record_error(client: Any, run_id: str, error: BaseException) -> None:
+    """The one-line reason as a tag; the whole traceback (or the failing cell's) as a file."""
     try:
-        text = str(error) if isinstance(error, StepFailed) else "".join(
-            traceback.format_exception(error))
+        cause = error.__cause__
+        text = str(error) if cause is None else (
+            str(error) + "\n\n" + "".join(traceback.format_exception(cause)))
         client.log_text(run_id, text, "error/traceback.txt")
-        client.set_tag(run_id, "workbench.error", text.splitlines()[0][:500] if text else "")
+        client.set_tag(run_id, "workbench.error", str(error).splitlines()[0][:500])
     except Exception:
         pass  # the step's own error is what the user needs; never mask it
+
+
+IGNORE_SIGINT = "workbench-ignore-sigint"
+
+
+def ignore_sigint() -> Any:
+    """A worker plugin for a cluster this process started: a terminal's Ctrl-C reaches the
+    whole process group, and the workers must leave stopping the steps to the client (which
+    kills their kernels and records them KILLED) instead of dying mid-step with tracebacks."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class IgnoreSigint(WorkerPlugin):
+        def setup(self, worker: Any) -> None:
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    return IgnoreSigint()

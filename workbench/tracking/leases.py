@@ -208,6 +208,39 @@ def acquire(client: MlflowClient, name: str, *, kind: str, wait_s: float, stale_
             lease.release()
 
 
+HEARTBEAT_S = 10.0  # WORKBENCH_HEARTBEAT_S: how often a holder refreshes its lease
+STALE_S = 60.0  # WORKBENCH_STALE_S: a lease this long without a heartbeat is taken over
+
+
+def timing(heartbeat_s: float | None = None, stale_s: float | None = None
+           ) -> tuple[float, float]:
+    """(heartbeat, stale threshold) in seconds: the arguments, else the environment, else the
+    defaults; a stale threshold not above the heartbeat would take live holders over."""
+    import os
+
+    from workbench.errors import ConfigError
+
+    def seconds(variable: str, default: float) -> float:
+        raw = os.environ.get(variable)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            value = -1.0
+        if value <= 0:
+            raise ConfigError(f"{variable}={raw!r} is not a positive number of seconds; fix "
+                              "or unset it")
+        return value
+
+    beat = heartbeat_s or seconds("WORKBENCH_HEARTBEAT_S", HEARTBEAT_S)
+    stale = stale_s or seconds("WORKBENCH_STALE_S", STALE_S)
+    if stale <= beat:
+        raise ConfigError(f"the stale threshold ({stale:g}s) must exceed the heartbeat "
+                          f"interval ({beat:g}s), or live holders are taken over")
+    return beat, stale
+
+
 def force_release(client: MlflowClient, name: str) -> LeaseInfo | None:
     """Delete lease `name` whoever holds it (an operator clearing a crashed holder)."""
     info = read(client, name)
@@ -251,3 +284,6 @@ def _holder() -> str:
     import socket
 
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+holder = _holder  # this process as lease holders are named (host:pid), for records beside them

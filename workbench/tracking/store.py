@@ -22,6 +22,10 @@ _QUIET = ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent", "mlflow.
 
 def quiet_mlflow() -> None:
     """Silence MLflow's start-up chatter (schema migrations, 'View run at ...')."""
+    import os
+
+    # A REST store's client prints "View run ... at" on stdout, which is for --json output.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     for name in _QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
 
