@@ -397,7 +397,8 @@ def version_for_run(client: MlflowClient, model: str, run: Any,
     from workbench.tracking.store import filter_literal
 
     run_id = str(run.info.run_id)
-    for version in client.search_model_versions(f"name = {filter_literal(model)}"):
+    mine = f"name = {filter_literal(model)} and run_id = {filter_literal(run_id)}"
+    for version in client.search_model_versions(mine):
         if version.run_id == run_id:
             set_version_tags(client, model, str(version.version), tags)
             return str(version.version)
