@@ -115,7 +115,7 @@ def model_names(client: MlflowClient) -> list[str]:
 @contextlib.contextmanager
 def promotion_lock(client: MlflowClient, model: str, wait_s: float = LOCK_WAIT_S
                    ) -> Iterator[leases.Lease]:
-    """Hold `model`'s promotion lock while the block runs (check `lease.lost` before a move)."""
+    """Hold `model`'s promotion lock while the block runs (`still_held` before a move)."""
     from mlflow.exceptions import MlflowException
 
     stack = contextlib.ExitStack()
