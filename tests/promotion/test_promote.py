@@ -13,25 +13,18 @@ from mlflow import MlflowClient
 
 import workbench as wb
 from tests.cli.test_cli import workbench
+from tests.promotion.runs import model_run
 from workbench.errors import ConfigError, PromotionConflict, PromotionRefused
 from workbench.promotion.registry import HISTORY_TAG
 
 
-class Constant(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
-        return [0.5] * len(model_input)
-
-
 def trained(auc: float, status: str = "FINISHED") -> str:
-    """A run with a logged model and a validation metric, as a training run leaves it."""
-    with mlflow.start_run() as run:
-        mlflow.log_metric("val_auc", auc)
-        # pip_requirements given: no 8 s requirement inference per test run
-        mlflow.pyfunc.log_model(name="model", python_model=Constant(),
-                                pip_requirements=["mlflow"])
+    """A run with a logged model and a validation metric, as a training run leaves it (in an
+    experiment of the test's store, so no artifacts land in ./mlruns)."""
+    run_id = model_run(auc)
     if status != "FINISHED":
-        MlflowClient().set_terminated(run.info.run_id, status)
-    return str(run.info.run_id)
+        MlflowClient().set_terminated(run_id, status)
+    return run_id
 
 
 def champion(client: MlflowClient, model: str) -> str:

@@ -115,7 +115,7 @@ def model_names(client: MlflowClient) -> list[str]:
 @contextlib.contextmanager
 def promotion_lock(client: MlflowClient, model: str, wait_s: float = LOCK_WAIT_S
                    ) -> Iterator[leases.Lease]:
-    """Hold `model`'s promotion lock while the block runs (check `lease.lost` before a move)."""
+    """Hold `model`'s promotion lock while the block runs (`still_held` before a move)."""
     from mlflow.exceptions import MlflowException
 
     stack = contextlib.ExitStack()
@@ -397,7 +397,8 @@ def version_for_run(client: MlflowClient, model: str, run: Any,
     from workbench.tracking.store import filter_literal
 
     run_id = str(run.info.run_id)
-    for version in client.search_model_versions(f"name = {filter_literal(model)}"):
+    mine = f"name = {filter_literal(model)} and run_id = {filter_literal(run_id)}"
+    for version in client.search_model_versions(mine):
         if version.run_id == run_id:
             set_version_tags(client, model, str(version.version), tags)
             return str(version.version)

@@ -79,13 +79,7 @@ class Lease:
         """One read: is the lease still ours (not taken over)? Cheaper than `beat` before a
         move that must not happen once a waiter took the lease over."""
         if not self.lost:
-            try:
-                tags = self.client.get_registered_model(self.name).tags
-            except Exception as exc:
-                if not _missing(exc):
-                    raise
-                tags = {}
-            self.lost = tags.get(TOKEN_TAG) != self.token
+            self.lost = _token(self.client, self.name) != self.token
         return not self.lost
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
@@ -116,8 +110,7 @@ class Lease:
         return bool(_with_marker(self.client, self.name, self.token, self._delete_if_ours))
 
     def _delete_if_ours(self) -> bool:
-        info = read(self.client, self.name)
-        if info is None or info.token != self.token:
+        if _token(self.client, self.name) != self.token:  # no age needed: skip the clock
             self.lost = True
             return False
         self.client.delete_registered_model(self.name)
@@ -249,6 +242,16 @@ def force_release(client: MlflowClient, name: str) -> LeaseInfo | None:
     with contextlib.suppress(Exception):
         client.delete_registered_model(name)
     return info
+
+
+def _token(client: MlflowClient, name: str) -> str | None:
+    """The holder token of lease `name` (None: no lease)."""
+    try:
+        return str(client.get_registered_model(name).tags.get(TOKEN_TAG, ""))
+    except Exception as exc:
+        if _missing(exc):
+            return None
+        raise
 
 
 def _with_marker(client: MlflowClient, name: str, token: str, action: Callable[[], T]
