@@ -5,7 +5,8 @@
 
 The parts: `spec` (the YAML model), `from_notebook`, `execute` (the run on dask), `steps`,
 `kernels` (which Jupyter kernel runs a notebook), `schedule` (slots claimed in the store),
-`slots` (their history), `listing`. Attributes load lazily: `promotion` reads specs without loading the executor.
+`slots` (their history), `listing`. Attributes load lazily: `promotion` reads specs without
+loading the executor.
 """
 
 from __future__ import annotations
