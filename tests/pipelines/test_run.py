@@ -146,6 +146,36 @@ def test_cli_run(project: Path, tmp_path: Path) -> None:
     assert failed.returncode == 1
     last = failed.stderr.strip().splitlines()[-1]
     assert last.startswith("error: pipeline broken failed") and "ValueError" in last
+    # the step's progress lines, then one error line: no worker errors or tracebacks first
+    assert "Traceback" not in failed.stderr and " - ERROR - " not in failed.stderr
+    assert [line for line in failed.stderr.splitlines() if line.startswith("error:")] == [last]
+    assert "FAILED  broken  step broken failed in cell [3]" in failed.stderr
+
+
+def test_notebooks_without_a_kernelspec_run_and_a_missing_kernel_is_named(
+        tracking: MlflowClient, project: Path) -> None:
+    import nbformat
+
+    made = nbformat.v4.new_notebook()  # as nbformat and jupytext write them: no kernelspec
+    made.cells = [nbformat.v4.new_code_cell("rows = 1", metadata={"tags": ["parameters"]}),
+                  nbformat.v4.new_code_cell(
+                      "import pathlib\npathlib.Path('plain.txt').write_text(str(rows))")]
+    nbformat.write(made, project / "plain.ipynb")
+    assert "kernelspec" not in json.loads((project / "plain.ipynb").read_text())["metadata"]
+    wb.pipeline.create(project / "plain.ipynb", name="plain", root=project)
+    assert wb.pipeline.run("plain", {"rows": 4}, root=project).status == "FINISHED"
+    assert (project / "plain.txt").read_text() == "4"
+
+    made.metadata["kernelspec"] = {"name": "julia-1.10", "display_name": "Julia 1.10",
+                                   "language": "julia"}
+    nbformat.write(made, project / "julia.ipynb")
+    wb.pipeline.create(project / "julia.ipynb", name="julia", root=project)
+    with pytest.raises(ConfigError, match=r"^step julia: julia.ipynb asks for Jupyter kernel "
+                                          r"'julia-1.10', which is not installed here "
+                                          r"\(installed: (.*, )?python3(, .*)?\); install it, "
+                                          r"or pick one of those in the notebook's kernel menu$"):
+        wb.pipeline.run("julia", root=project)
+    assert _runs(tracking, "julia") == []  # refused before anything ran
 
 
 def test_inputs_are_recorded_with_their_digest_and_passed_to_steps(tracking: MlflowClient,

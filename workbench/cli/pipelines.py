@@ -174,9 +174,15 @@ def scheduler(once: bool, interval: float, heartbeat: float | None,
 @click.option("--json", "as_json", is_flag=True)
 def monitor(model: str, data: str, as_json: bool) -> None:
     """Check MODEL's new data for drift; past the policy, retrain (once per cooldown)."""
+    from workbench.pipelines.execute import PipelineInterrupted
     from workbench.retraining import monitor as check
+    from workbench.service import sigterm_as_interrupt
 
-    outcome = check(model, data)
+    sigterm_as_interrupt()  # a stop mid-retraining ends it KILLED and leaves the window open
+    try:
+        outcome = check(model, data)
+    except (PipelineInterrupted, KeyboardInterrupt) as exc:
+        _interrupted(exc)
     if as_json:
         _emit(outcome.to_dict())
         return

@@ -4,7 +4,9 @@
     wb.pipeline.run("churn", params={"rows": 10_000})           # runs the DAG on dask
 
 The parts: `spec` (the YAML model), `from_notebook`, `execute` (the run on dask), `steps`,
-`schedule`, `listing`. Attributes load lazily: `promotion` reads specs without loading the executor.
+`kernels` (which Jupyter kernel runs a notebook), `schedule` (slots claimed in the store),
+`slots` (their history), `listing`. Attributes load lazily: `promotion` reads specs without
+loading the executor.
 """
 
 from __future__ import annotations

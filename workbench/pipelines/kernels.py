@@ -16,6 +16,12 @@ from workbench.errors import ConfigError
 
 def kernel_name(notebook: Path) -> str:
     """The installed kernel that runs `notebook`; ConfigError (one line) if it names none."""
+    return kernel(notebook)[0]
+
+
+def kernel(notebook: Path) -> tuple[str, str]:
+    """(kernel name, its language) for `notebook`; papermill needs both when the notebook's
+    metadata names neither."""
     from jupyter_client.kernelspec import NATIVE_KERNEL_NAME, KernelSpecManager
 
     try:
@@ -29,4 +35,7 @@ def kernel_name(notebook: Path) -> str:
             f"{notebook.name} asks for Jupyter kernel {wanted!r}, which is not installed here "
             f"(installed: {', '.join(installed) or 'none'}); install it, or pick one of those "
             "in the notebook's kernel menu")
-    return wanted
+    language = str((metadata.get("kernelspec") or {}).get("language")
+                   or (metadata.get("language_info") or {}).get("name")
+                   or KernelSpecManager().get_kernel_spec(wanted).language)
+    return wanted, language

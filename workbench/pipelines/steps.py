@@ -269,16 +269,17 @@ def _papermill(source: Path, output: Path, task: StepTask, env: dict[str, str],
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from workbench.pipelines.kernels import kernel_name
+    from workbench.pipelines.kernels import kernel
 
     # The step's outcome is reported once, by the client; papermill's own log lines ("Kernel
     # died" after a stop) and nbformat's warning about cells without ids would only be noise
     # on the worker's stderr.
     logging.getLogger("papermill").setLevel(logging.CRITICAL)
     warnings.filterwarnings("ignore", message="Cell is missing an id field")
+    name, language = kernel(source)
     try:
         papermill.execute_notebook(str(source), str(output), parameters=task.params,
-                                   kernel_name=kernel_name(source), cwd=task.root,
+                                   kernel_name=name, language=language, cwd=task.root,
                                    progress_bar=False, log_output=False,
                                    execution_timeout=task.timeout_s, start_timeout=120,
                                    kernel_manager_class=_kernel_manager(
