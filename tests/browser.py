@@ -24,7 +24,9 @@ def browser_page() -> Iterator[Any]:
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
-            yield browser.new_page(viewport={"width": 1280, "height": 1000})
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.set_default_timeout(90_000)  # a loaded 2-core CI machine: servers answer late
+            yield page
         finally:
             browser.close()
 
