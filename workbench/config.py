@@ -40,3 +40,16 @@ def settings() -> Settings:
     scheduler = os.environ.get("WORKBENCH_SCHEDULER") or None
     return Settings(home=home, tracking_uri=tracking_uri, artifact_root=artifact_root,
                     scheduler=scheduler)
+
+
+def require_shared_store(work: str) -> None:
+    """Refuse before anything runs when a remote cluster would write to a local SQLite file:
+    its workers record runs themselves and cannot reach this machine's disk."""
+    from workbench.errors import ConfigError
+
+    current = settings()
+    if current.scheduler and current.embedded_store:
+        raise ConfigError(
+            f"WORKBENCH_SCHEDULER={current.scheduler} runs {work} on workers that cannot reach "
+            f"the local SQLite store {current.tracking_uri}; set MLFLOW_TRACKING_URI to a "
+            "tracking server (e.g. from `workbench services up --json`)")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.config import project_root
+from workbench.config import project_root, require_shared_store
 from workbench.errors import ConfigError, PipelineFailed, WorkbenchError
 from workbench.pipelines.kernels import kernel_name
 from workbench.pipelines.notebook_params import notebook_parameters
@@ -109,6 +109,7 @@ def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path 
     from workbench.tracking.provenance import run_tags
     from workbench.tracking.store import ensure_experiment, log_params, tracking_client
 
+    require_shared_store("pipeline steps")
     base = project_root(root)
     spec = load_spec(spec_path(name, base))
     values = spec.resolve_params(dict(params or {}))

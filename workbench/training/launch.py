@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from workbench.config import require_shared_store
 from workbench.errors import ConfigError
 from workbench.training import space as spaces
 from workbench.training.job import Job, Sweep
@@ -41,7 +42,7 @@ def train(
     `workers > 1` runs data-parallel (PyTorch DDP) across that many dask workers, one MLflow run
     for the whole job with rank 0 logging.
     """
-    _check_store_reachable()
+    require_shared_store("training")
     plan = _Plan.make(fn, params, data, seed)
     if workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}")
@@ -83,7 +84,7 @@ def sweep(
     if log_models not in LOG_MODELS:
         raise ConfigError(f"log_models must be one of {', '.join(map(repr, LOG_MODELS))}, got "
                           f"{log_models!r}")
-    _check_store_reachable()
+    require_shared_store("training")
     plan = _Plan.make(fn, params, data, seed)
     points = spaces.trials(space, n_trials, plan.seed)
     trial_params = [{**plan.params, **p} for p in points]
@@ -161,18 +162,6 @@ def _check_picklable(fn: Callable[..., Any], name: str) -> None:
             f"train function {name} cannot be sent to dask workers ({type(exc).__name__}: {exc}); "
             "create locks, open files and clients inside the function instead of capturing them"
         ) from None
-
-
-def _check_store_reachable() -> None:
-    """Workers on a remote cluster write to the store themselves: a local file is out of reach."""
-    from workbench.config import settings
-
-    current = settings()
-    if current.scheduler and current.embedded_store:
-        raise ConfigError(
-            f"WORKBENCH_SCHEDULER={current.scheduler} runs training on workers that cannot reach "
-            f"the local SQLite store {current.tracking_uri}; set MLFLOW_TRACKING_URI to a "
-            "tracking server (e.g. from `workbench services up --json`)")
 
 
 def _tracking(experiment: str | None) -> tuple[MlflowClient, str]:
