@@ -53,3 +53,21 @@ def require_shared_store(work: str) -> None:
             f"WORKBENCH_SCHEDULER={current.scheduler} runs {work} on workers that cannot reach "
             f"the local SQLite store {current.tracking_uri}; set MLFLOW_TRACKING_URI to a "
             "tracking server (e.g. from `workbench services up --json`)")
+
+
+def seconds_from_env(variable: str, default: float) -> float:
+    """A positive number of seconds from the environment, else `default`; a bad value is a
+    one-line error naming the variable."""
+    from workbench.errors import ConfigError
+
+    raw = os.environ.get(variable)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise ConfigError(f"{variable}={raw!r} is not a positive number of seconds; fix or "
+                          "unset it")
+    return value

@@ -209,25 +209,11 @@ def timing(heartbeat_s: float | None = None, stale_s: float | None = None
            ) -> tuple[float, float]:
     """(heartbeat, stale threshold) in seconds: the arguments, else the environment, else the
     defaults; a stale threshold not above the heartbeat would take live holders over."""
-    import os
-
+    from workbench.config import seconds_from_env
     from workbench.errors import ConfigError
 
-    def seconds(variable: str, default: float) -> float:
-        raw = os.environ.get(variable)
-        if raw is None:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            value = -1.0
-        if value <= 0:
-            raise ConfigError(f"{variable}={raw!r} is not a positive number of seconds; fix "
-                              "or unset it")
-        return value
-
-    beat = heartbeat_s or seconds("WORKBENCH_HEARTBEAT_S", HEARTBEAT_S)
-    stale = stale_s or seconds("WORKBENCH_STALE_S", STALE_S)
+    beat = heartbeat_s or seconds_from_env("WORKBENCH_HEARTBEAT_S", HEARTBEAT_S)
+    stale = stale_s or seconds_from_env("WORKBENCH_STALE_S", STALE_S)
     if stale <= beat:
         raise ConfigError(f"the stale threshold ({stale:g}s) must exceed the heartbeat "
                           f"interval ({beat:g}s), or live holders are taken over")

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from workbench.config import require_shared_store
+from workbench.config import require_shared_store, seconds_from_env
 from workbench.errors import ConfigError
 from workbench.training import space as spaces
 from workbench.training.job import Job, Sweep
@@ -265,17 +265,7 @@ def _data_payload(dask: Client, plan: _Plan, *, broadcast: bool) -> Any:
 
 
 def _start_timeout() -> float:
-    import os
-
-    raw = os.environ.get("WORKBENCH_DDP_START_TIMEOUT_S", "120")
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise ConfigError(f"WORKBENCH_DDP_START_TIMEOUT_S={raw!r} is not a positive number of "
-                          "seconds; set it to e.g. 120 or unset it")
-    return value
+    return seconds_from_env("WORKBENCH_DDP_START_TIMEOUT_S", 120.0)
 
 
 def _submit_ranks(dask: Client, spec: TrialSpec, payload: Any, workers: int,
