@@ -48,7 +48,7 @@ def require_shared_store(work: str) -> None:
     from workbench.errors import ConfigError
 
     current = settings()
-    if current.scheduler and current.embedded_store:
+    if current.scheduler and current.embedded_store and not _on_this_host(current.scheduler):
         raise ConfigError(
             f"WORKBENCH_SCHEDULER={current.scheduler} runs {work} on workers that cannot reach "
             f"the local SQLite store {current.tracking_uri}; set MLFLOW_TRACKING_URI to a "
@@ -71,3 +71,12 @@ def seconds_from_env(variable: str, default: float) -> float:
         raise ConfigError(f"{variable}={raw!r} is not a positive number of seconds; fix or "
                           "unset it")
     return value
+
+
+def _on_this_host(address: str) -> bool:
+    """A scheduler on loopback has its workers here too (a pipeline's kernels are handed the
+    local cluster's address this way): they reach the local file."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(address if "://" in address else f"tcp://{address}").hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")

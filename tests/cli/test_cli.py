@@ -59,14 +59,12 @@ def test_bad_param_exits_non_zero_with_one_line(tmp_path: Path) -> None:
     assert done.stderr.startswith("error: unknown parameter 'epoch'")
 
 
-def test_unreachable_scheduler_is_one_line_and_leaves_no_run(tmp_path: Path) -> None:
+def test_unreachable_local_scheduler_is_one_line_and_leaves_no_run(tmp_path: Path) -> None:
     done = workbench("train", "--demo", "--rows", "500", home=tmp_path,
                      env={"WORKBENCH_SCHEDULER": "tcp://127.0.0.1:9"}, timeout=120)
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
-    # with the embedded store a remote cluster is refused before it is even contacted
-    assert last.startswith("error: WORKBENCH_SCHEDULER=tcp://127.0.0.1:9 runs training on "
-                           "workers that cannot reach the local SQLite store")
+    assert last.startswith("error: cannot reach the dask scheduler at tcp://127.0.0.1:9")
     listed = workbench("runs", "--json", home=tmp_path)
     assert json.loads(listed.stdout)["runs"] == []
 

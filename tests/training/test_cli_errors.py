@@ -40,7 +40,7 @@ def test_remote_cluster_with_the_local_store_is_refused_before_anything_runs(
         tmp_path: Path) -> None:
     for command in ("train", "sweep"):
         done = workbench(command, "--demo", "--rows", "300", home=tmp_path, timeout=60,
-                         env={"WORKBENCH_SCHEDULER": "tcp://127.0.0.1:9"})
+                         env={"WORKBENCH_SCHEDULER": "tcp://dask-scheduler.invalid:8786"})
         assert done.returncode == 1
         line = _only_error_line(done.stderr)
         assert "cannot reach the local SQLite store" in line and "MLFLOW_TRACKING_URI" in line

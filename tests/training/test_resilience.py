@@ -112,7 +112,8 @@ def test_unreachable_tracking_server(wb_home, monkeypatch) -> None:
 
 
 def test_remote_cluster_with_the_embedded_store_is_refused(wb_home, monkeypatch) -> None:
-    monkeypatch.setenv("WORKBENCH_SCHEDULER", "tcp://127.0.0.1:9")  # never contacted
+    # a scheduler on another host, never contacted (loopback ones have their workers here)
+    monkeypatch.setenv("WORKBENCH_SCHEDULER", "tcp://dask-scheduler.invalid:8786")
     for launch in (lambda: wb.train(DEMO, params={"epochs": 1}),
                    lambda: wb.sweep(DEMO, space={"lr": [0.01]}, metric="val_loss"),
                    lambda: wb.pipeline.run("any", root=wb_home)):
