@@ -73,17 +73,26 @@ def wb_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def dask_client() -> Iterator[object]:
-    """A real LocalCluster with 2 single-threaded worker processes, shared by the session."""
+def _local_cluster() -> Iterator[None]:
+    """A real LocalCluster with 2 single-threaded worker processes, for the session."""
     saved = os.environ.pop("WORKBENCH_SCHEDULER", None)
     import workbench as wb
     from workbench.dask_cluster import shutdown
 
-    client = wb.cluster(n_workers=2)
-    yield client
+    wb.cluster(n_workers=2)
+    yield
     shutdown()
     if saved is not None:
         os.environ["WORKBENCH_SCHEDULER"] = saved
+
+
+@pytest.fixture
+def dask_client(_local_cluster: None) -> object:
+    """The live client on the 2-worker cluster: started again if a test before this one
+    pointed WORKBENCH_SCHEDULER elsewhere (wb.cluster then closed the shared one)."""
+    import workbench as wb
+
+    return wb.cluster(n_workers=2)
 
 
 @pytest.fixture

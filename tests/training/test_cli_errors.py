@@ -18,8 +18,9 @@ def _only_error_line(stderr: str) -> str:
 
 
 def test_a_failing_train_function_is_one_error_line(tmp_path: Path) -> None:
+    repo = str(Path(__file__).resolve().parents[2])  # where `tests.helpers` imports from
     done = workbench("train", "tests.helpers:slow_counter", "-p", "fail_at=0", "-p", "epochs=2",
-                     "--json", home=tmp_path, timeout=240)
+                     "--json", home=tmp_path, timeout=240, env={"PYTHONPATH": repo})
     assert done.returncode == 1 and done.stdout == ""
     assert "ValueError: boom at epoch 0" in _only_error_line(done.stderr)
 
