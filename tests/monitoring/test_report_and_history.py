@@ -47,7 +47,7 @@ def test_dask_engine_report_is_labelled_as_a_sample(pair: Pair) -> None:
 
 def test_log_to_a_run_stores_report_json_and_scores(tracking: MlflowClient, pair: Pair) -> None:
     result = wb.drift(*pair, engine="dask")
-    with mlflow.start_run() as run:
+    with mlflow.start_run(experiment_id=_experiment(tracking)) as run:
         pass
     assert result.log(run.info.run_id) == run.info.run_id
     stored = tracking.get_run(run.info.run_id)
@@ -87,7 +87,7 @@ def test_history_is_time_ordered_per_model_and_version(tracking: MlflowClient, p
 
 
 def test_history_version_defaults_to_the_champion(tracking: MlflowClient, pair: Pair) -> None:
-    with mlflow.start_run() as run:
+    with mlflow.start_run(experiment_id=_experiment(tracking)) as run:
         mlflow.log_text("x", "model/MLmodel")
     tracking.create_registered_model("scored")
     version = tracking.create_model_version("scored", f"runs:/{run.info.run_id}/model",
@@ -95,3 +95,10 @@ def test_history_version_defaults_to_the_champion(tracking: MlflowClient, pair: 
     tracking.set_registered_model_alias("scored", "champion", version.version)
     wb.drift(*pair, engine="dask").log(model="scored")
     assert list(wb.drift_history("scored")["version"]) == [str(version.version)]
+
+
+def _experiment(client: MlflowClient) -> str:
+    """An experiment of the test's store: the Default one puts artifacts in ./mlruns."""
+    from workbench.tracking.store import ensure_experiment
+
+    return ensure_experiment(client, "drift-tests")
