@@ -88,7 +88,7 @@ class _Group(click.Group):
 def _fail(message: str) -> None:
     from workbench.tracking.store import display_uri
 
-    click.echo(f"error: {display_uri(message)}", err=True)
+    click.echo(f"error: {display_uri(' '.join(message.split()))}", err=True)  # one line
     sys.exit(1)
 
 

@@ -6,13 +6,8 @@ credentials in it masked.
 
 from __future__ import annotations
 
-import functools
 import json
-import os
-import re
 import sys
-from collections.abc import Callable
-from typing import Any
 
 import click
 
@@ -21,38 +16,6 @@ from workbench.cli.base import (
     _write_html,
     cli,
 )
-from workbench.errors import WorkbenchError
-
-_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/@:\s]*):[^/@\s]*@", re.I)
-
-
-def mask_credentials(text: str) -> str:
-    """`scheme://user:***@host`, and no value of MLflow's credential variables."""
-    text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
-    for name in ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"):
-        secret = os.environ.get(name, "")
-        if len(secret) >= 3:
-            text = text.replace(secret, "***")
-    return text
-
-
-def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Failures as one `error:` line and exit 1 (the store's included), credentials masked."""
-
-    @functools.wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        from mlflow.exceptions import MlflowException
-
-        try:
-            return command(*args, **kwargs)
-        except (WorkbenchError, MlflowException, OSError) as exc:
-            text = str(getattr(exc, "message", "") or exc).strip() or type(exc).__name__
-            line = " ".join(text.split())
-            prefix = "" if isinstance(exc, WorkbenchError) else "the tracking store refused: "
-            click.echo(f"error: {mask_credentials(prefix + line)}", err=True)
-            sys.exit(1)
-
-    return run
 
 
 @cli.command()
@@ -74,7 +37,6 @@ def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--training-data", type=click.Path(), default=None,
               help="the run's training data (default: the path its dataset input names)")
 @click.option("--json", "as_json", is_flag=True)
-@one_line_errors
 def promote(model: str, run_id: str, approver: str, reason: str, require: tuple[str, ...],
             beat_champion: str | None, margin: float, mode: str, expect_version: str | None,
             four_eyes: bool, production_data: str | None, training_data: str | None,
@@ -107,7 +69,6 @@ def promote(model: str, run_id: str, approver: str, reason: str, require: tuple[
 @click.option("--approver", default="", help="who approves (not the requester); required")
 @click.option("--reason", default="", help="why (recorded); required")
 @click.option("--json", "as_json", is_flag=True)
-@one_line_errors
 def approve(request: str, approver: str, reason: str, as_json: bool) -> None:
     """Complete a four-eyes promotion REQUEST (MODEL/N, as promote printed it)."""
     from workbench.promotion.promote import approve as do_approve
@@ -124,7 +85,6 @@ def approve(request: str, approver: str, reason: str, as_json: bool) -> None:
 @click.option("--approver", default="", help="who decides (or the requester withdraws); required")
 @click.option("--reason", default="", help="why (recorded); required")
 @click.option("--json", "as_json", is_flag=True)
-@one_line_errors
 def decline(request: str, approver: str, reason: str, as_json: bool) -> None:
     """Close a pending promotion REQUEST (MODEL/N) without promoting."""
     from workbench.promotion.promote import decline as do_decline
@@ -143,7 +103,6 @@ def decline(request: str, approver: str, reason: str, as_json: bool) -> None:
 @click.option("--approver", default="", help="who decides (recorded); required")
 @click.option("--reason", default="", help="why (recorded); required")
 @click.option("--json", "as_json", is_flag=True)
-@one_line_errors
 def rollback(model: str, to_version: str | None, approver: str, reason: str,
              as_json: bool) -> None:
     """Move MODEL's champion back to the champion before it (or to an earlier one, --to).
@@ -170,7 +129,6 @@ def rollback(model: str, to_version: str | None, approver: str, reason: str,
 @click.option("--approver", default="", help="who clears the lock (recorded); required")
 @click.option("--reason", default="", help="why (recorded); required")
 @click.option("--json", "as_json", is_flag=True)
-@one_line_errors
 def unlock(model: str, approver: str, reason: str, as_json: bool) -> None:
     """Clear MODEL's promotion lock left by a crashed process (recorded in the history).
 
@@ -190,7 +148,6 @@ def unlock(model: str, approver: str, reason: str, as_json: bool) -> None:
 @click.argument("model")
 @click.option("--verify", is_flag=True, help="check the hash chain; exit 1 if it is broken")
 @click.option("--json", "as_json", is_flag=True)
-@one_line_errors
 def history(model: str, verify: bool, as_json: bool) -> None:
     """MODEL's promotions, requests, rejections, rollbacks and unlocks, oldest first.
 
@@ -229,7 +186,6 @@ def history(model: str, verify: bool, as_json: bool) -> None:
 @click.argument("version")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
               help="write the dossier as one HTML page here")
-@one_line_errors
 def dossier(model: str, version: str, html_path: str | None) -> None:
     """Everything an auditor asks about MODEL VERSION (JSON on stdout)."""
 

@@ -27,25 +27,16 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 500 else text[:497] + "..."
 
 
-def _one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Any failure (MLflow's, dask's, the train function's) ends as one `error:` line, exit 1.
-
-    The local cluster's workers log nothing below CRITICAL: the error reaches the user once,
-    here, and its traceback is in the run's error/traceback.txt artifact.
-    """
+def _quiet_workers(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The local cluster's workers log nothing below CRITICAL: a failure reaches the user once,
+    as the group's one `error:` line; its traceback is in the run's error/traceback.txt."""
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
         from workbench.dask_cluster import quiet_workers
 
         quiet_workers()
-        try:
-            return command(*args, **kwargs)
-        except (WorkbenchError, click.ClickException, click.exceptions.Exit,
-                click.exceptions.Abort):
-            raise
-        except Exception as exc:
-            raise WorkbenchError(f"{type(exc).__name__}: {_one_line(exc)}") from None
+        return command(*args, **kwargs)
 
     return run
 
@@ -55,7 +46,7 @@ def _one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--workers", type=int, default=1, show_default=True, help="DDP ranks")
 @click.option("--register", default=None, help="register the model under this name")
 @click.option("--run-name", default=None)
-@_one_line_errors
+@_quiet_workers
 def train(function: str | None, demo: bool, params: tuple[str, ...], data: str | None,
           rows: int | None, epochs: int | None, experiment: str | None, seed: int | None,
           as_json: bool, workers: int, register: str | None, run_name: str | None) -> None:
@@ -117,7 +108,7 @@ def _print_result(out: dict[str, Any]) -> None:
 @click.option("--mode", type=click.Choice(["min", "max"]), default="min", show_default=True)
 @click.option("--log-models", type=click.Choice(["best", "all", "none"]), default="best",
               show_default=True, help="whose returned model to export")
-@_one_line_errors
+@_quiet_workers
 def sweep(function: str | None, demo: bool, params: tuple[str, ...], data: str | None,
           rows: int | None, epochs: int | None, experiment: str | None, seed: int | None,
           as_json: bool, space: tuple[str, ...], n_trials: int | None, metric: str | None,
@@ -184,7 +175,7 @@ def runs(experiment: str | None, limit: int, as_json: bool) -> None:
 @click.option("--rows", type=int, default=20_000, show_default=True)
 @click.option("--epochs", type=int, default=8, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-@_one_line_errors
+@_quiet_workers
 def demo(rows: int, epochs: int, as_json: bool) -> None:
     """The main job on the embedded defaults: train, track and register the demo classifier."""
     import workbench as wb

@@ -34,8 +34,16 @@ _CREDENTIALS = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):[^@\s]*@")
 
 
 def display_uri(text: str) -> str:
-    """`text` (a URI, or a message holding some) with every password shown as `***`."""
-    return _CREDENTIALS.sub(r"\1:***@", text)
+    """`text` (a URI, or a message holding some) with every password shown as `***`, and no
+    value of MLflow's credential variables."""
+    import os
+
+    text = _CREDENTIALS.sub(r"\1:***@", text)
+    for name in ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"):
+        secret = os.environ.get(name, "")
+        if len(secret) >= 3:
+            text = text.replace(secret, "***")
+    return text
 
 
 def check_reachable(tracking_uri: str, timeout: float = 3.0) -> None:
