@@ -1,4 +1,5 @@
-"""`workbench dashboard`: the Panel apps of `apps/` under `panel serve`, on 127.0.0.1, behind a
+"""`workbench dashboard`: the Panel apps (`apps/`, installed as `workbench_apps`) under
+`panel serve`, on 127.0.0.1, behind a
 login, optionally with the pipeline scheduler beside them for as long as they run."""
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from workbench.errors import ConfigError
+from workbench.project import python_path
 from workbench.service import serve
 
-APPS_DIR = Path(__file__).resolve().parents[1] / "apps"
-APPS = ("promotion",)  # served at /<name>; panel's index at / lists them
+APPS = ("runs", "promotion")  # served at /<name>; panel's index at / lists them
 
 
 def dashboard(root: Path, *, port: int = 5006, address: str = "127.0.0.1",
@@ -28,11 +29,12 @@ def dashboard(root: Path, *, port: int = 5006, address: str = "127.0.0.1",
     """
     if importlib.util.find_spec("panel") is None:
         raise ConfigError("Panel is not installed: pip install 'workbench[dashboard]'")
-    scripts = [APPS_DIR / name for name in APPS]  # directory apps: /<name> runs its main.py
+    folder = apps_dir()
+    scripts = [folder / name for name in APPS]  # directory apps: /<name> runs its main.py
     missing = [str(s) for s in scripts if not (s / "main.py").is_file()]
     if missing:
-        raise ConfigError(f"dashboard apps not found ({', '.join(missing)}); they ship with the "
-                          "repository: install it with `pip install -e .` from a clone")
+        raise ConfigError(f"dashboard apps not found ({', '.join(missing)}); reinstall "
+                          "workbench (`pip install .`), which ships them as workbench_apps")
     user, password = _credentials(basic_auth)
     with tempfile.TemporaryDirectory(prefix="wb-dashboard-") as scratch:
         credentials = Path(scratch) / "users.json"
@@ -47,8 +49,17 @@ def dashboard(root: Path, *, port: int = 5006, address: str = "127.0.0.1",
         # JS and CSS from this server, not a CDN: works offline, tells no third party
         # the cookie secret goes in the environment: any local user can read a command line
         return serve(command, root, with_scheduler=with_scheduler, say=say,
-                     env={"BOKEH_RESOURCES": "server",
+                     env={"BOKEH_RESOURCES": "server", "PYTHONPATH": python_path(root),
                           "PANEL_COOKIE_SECRET": cookie_secret or secrets.token_urlsafe(32)})
+
+
+def apps_dir() -> Path:
+    """Where the installed apps are (found without importing them: they import panel)."""
+    spec = importlib.util.find_spec("workbench_apps")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("the dashboard apps (workbench_apps) are not installed; reinstall "
+                          "workbench with `pip install .`")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _credentials(basic_auth: str | None) -> tuple[str, str]:
