@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +29,8 @@ def _repo_leftovers() -> set[str]:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    session.config.stash[_BEFORE] = _repo_leftovers()
+    if not hasattr(session.config, "workerinput"):  # the xdist controller (or a plain run)
+        session.config.stash[_BEFORE] = _repo_leftovers()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -39,12 +41,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     left = sorted(_repo_leftovers() - before)
     if left:
-        session.config.get_terminal_writer().line(
-            f"error: the tests left files in the checkout: {', '.join(left)}", red=True)
+        session.config.stash[_LEFT] = left
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Said after the counts, as the last line: a CI log's tail must show why the run failed."""
+    left = config.stash.get(_LEFT, None)
+    if left:
+        sys.stderr.write(f"error: the tests left files in the checkout: {', '.join(left)}; "
+                         "write them under a temp dir (tmp_path) instead\n")
+
+
 _BEFORE = pytest.StashKey[set[str]]()
+_LEFT = pytest.StashKey[list[str]]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -56,10 +66,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One new SQLite store, migrated by MLflow, for each test's store to start from."""
+    from tests import stores
+
+    stores.EMPTY_STORE = stores.make_empty_store(tmp_path_factory.mktemp("empty-store"))
+    return stores.EMPTY_STORE
+
+
 @pytest.fixture
-def wb_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """WORKBENCH_HOME in a temp dir: a new SQLite store and artifact root for this test."""
+def wb_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+            request: pytest.FixtureRequest) -> Iterator[Path]:
+    """WORKBENCH_HOME in a temp dir: a new SQLite store and artifact root for this test.
+
+    The store is a copy of one MLflow made (its migrations cost ~2.5 s of CPU per new store,
+    a tenth of the suite); `@pytest.mark.no_store` leaves it to the test to create, or not."""
+    from tests.stores import seed_store
+
     home = tmp_path / "wb"
+    if request.node.get_closest_marker("no_store") is None:
+        seed_store(request.getfixturevalue("_empty_store"), home)
     monkeypatch.setenv("WORKBENCH_HOME", str(home))
     for name in ("MLFLOW_TRACKING_URI", "WORKBENCH_SCHEDULER", "WORKBENCH_ARTIFACT_ROOT"):
         monkeypatch.delenv(name, raising=False)
@@ -119,7 +146,9 @@ def store(request: pytest.FixtureRequest, wb_home: Path, tmp_path: Path,
     if request.param == "embedded":
         env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'shared' / 'mlflow.db'}",
                "WORKBENCH_ARTIFACT_ROOT": (tmp_path / "shared" / "artifacts").as_uri()}
-        (tmp_path / "shared").mkdir()
+        from tests.stores import seed_store
+
+        seed_store(request.getfixturevalue("_empty_store"), tmp_path / "shared")
     else:
         env = {"MLFLOW_TRACKING_URI": request.getfixturevalue("tracking_server")}
     for key, value in env.items():

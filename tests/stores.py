@@ -17,6 +17,39 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def make_empty_store(folder: Path) -> Path:
+    """A new embedded store, as MLflow creates it (every schema migration run), in `folder`.
+    Made in a child process, so no engine of this one keeps the file open."""
+    path = folder / "mlflow.db"
+    subprocess.run([sys.executable, "-c", "import sys; from mlflow import MlflowClient; "
+                    "MlflowClient(sys.argv[1]).search_experiments(max_results=1)",
+                    f"sqlite:///{path}"], check=True, capture_output=True, cwd=folder)
+    return path
+
+
+def seed_store(empty: Path, home: Path) -> None:
+    """`home`'s store as a copy of `empty`, its Default experiment's artifacts where workbench
+    puts them when it creates a store in `home` (its artifact root)."""
+    import sqlite3
+
+    home.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(empty) as source, sqlite3.connect(home / "mlflow.db") as target:
+        source.backup(target)
+        target.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
+                       (f"{(home / 'artifacts').as_uri()}/0",))
+    source.close()
+    target.close()
+
+
+EMPTY_STORE: Path | None = None  # this session's new store (conftest makes it)
+
+
+def seed_new_store(home: Path) -> None:
+    """Seed `home` from the session's new store unless it has a store already."""
+    if EMPTY_STORE is not None and not (home / "mlflow.db").exists():
+        seed_store(EMPTY_STORE, home)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -30,6 +63,8 @@ def mlflow_server(root: Path, port: int | None = None) -> Iterator[str]:
     root.mkdir(parents=True, exist_ok=True)
     log = (root / "server.log").open("wb")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "WORKBENCH_"))}
+    # no job runner: its seven huey consumer processes serve GenAI jobs workbench never sends
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     child = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
          "--workers", "2", "--backend-store-uri", f"sqlite:///{root / 'server.db'}",
@@ -50,7 +85,7 @@ def mlflow_server(root: Path, port: int | None = None) -> Iterator[str]:
 
 
 def _wait_healthy(uri: str, child: subprocess.Popen[bytes], log: Path,
-                  timeout_s: float = 120.0) -> None:
+                  timeout_s: float = 300.0) -> None:  # a loaded 2-core machine: ~2 min
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if child.poll() is not None:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
+import sys
 import threading
+import time
+import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.config import settings
@@ -19,6 +24,9 @@ _client: Client | None = None
 _local_cluster: Any = None
 _address: str | None = None  # what _client was made for: a scheduler address, or None for local
 _worker_log_level = logging.WARNING
+_path_root: Path | None = None  # the project the local workers have on sys.path
+DASHBOARD = "127.0.0.1:8787"  # dask's usual port, where a dask user looks first
+PROJECT_PATH_PLUGIN = "workbench-project-path"
 
 
 def cluster(*, n_workers: int | None = None, memory_limit: str | None = None) -> Client:
@@ -32,6 +40,8 @@ def cluster(*, n_workers: int | None = None, memory_limit: str | None = None) ->
     address = settings().scheduler
     with _lock:
         if _client is not None and _client.status == "running" and _address == address:
+            if _local_cluster is not None:
+                _project_on_workers(_client)  # a notebook may have moved to another project
             return _client
     shutdown()  # the environment now names another cluster
     with _lock:
@@ -45,7 +55,12 @@ def cluster(*, n_workers: int | None = None, memory_limit: str | None = None) ->
                 raise UnreachableError(
                     f"cannot reach the dask scheduler at {address} ({exc}); start it, or unset "
                     "WORKBENCH_SCHEDULER to use a local cluster") from None
+            link = _dashboard_link(_client)
+            if link:  # someone else's cluster: only where to watch it
+                _say(f"dask dashboard: {link}")
         else:
+            _say("starting a local dask cluster (about 20 s)...")
+            started = time.monotonic()
             _hide_main_from_workers()
             try:
                 _local_cluster = _start_local(n_workers, memory_limit)
@@ -53,10 +68,75 @@ def cluster(*, n_workers: int | None = None, memory_limit: str | None = None) ->
                 raise ConfigError(f"the local dask cluster did not start ({exc}); the "
                                   "distributed.nanny lines above say why") from None
             _client = Client(_local_cluster, set_as_default=False)
+            _project_on_workers(_client)
             # Import the heavy modules on the workers before any task arrives: the first run
             # would pay it anyway, and importing torch in two threads at once breaks it.
             _client.run(_import_heavy)
+            _say(f"local dask cluster ready in {time.monotonic() - started:.0f} s: "
+                 f"{_describe_workers(_client)}; dashboard {_dashboard_link(_client) or 'off'}")
         return _client
+
+
+def _say(line: str) -> None:
+    """Progress of the cluster's first minute: stderr, which Jupyter and marimo show under the
+    cell and which keeps the CLI's `--json` stdout pure."""
+    print(f"workbench: {line}", file=sys.stderr, flush=True)
+
+
+def _dashboard_link(client: Client) -> str | None:
+    try:
+        return str(client.dashboard_link) or None
+    except (KeyError, AttributeError):  # the scheduler serves no dashboard (no bokeh)
+        return None
+
+
+def live_workers(client: Client) -> dict[str, dict[str, Any]]:
+    """The scheduler's workers now, by address.
+
+    Not `client.scheduler_info()`: that returns the client's cached identity, which its
+    periodic refresh overwrites every few seconds with one that lists no workers; a reader
+    racing that refresh sees an empty cluster (a DDP rank "died" that was alive).
+    """
+    if client.scheduler is None:  # a closed client
+        return {}
+    identity = client.sync(client.scheduler.identity, n_workers=-1)
+    return dict(identity["workers"])
+
+
+def _describe_workers(client: Client) -> str:
+    workers = live_workers(client).values()
+    threads = sorted({int(w.get("nthreads", 1)) for w in workers})
+    memory = sum(int(w.get("memory_limit") or 0) for w in workers)
+    each = "mixed threads" if len(threads) != 1 else \
+        f"{threads[0]} thread{'' if threads[0] == 1 else 's'}"
+    size = f", {memory / 2**30:.1f} GiB" if memory else ""
+    return f"{len(workers)} workers x {each}{size}"
+
+
+def _project_on_workers(client: Client) -> None:
+    """Local workers import the project's modules as the client does (`"bike_model:fit"`, a
+    module imported inside a train function): the root goes first on their sys.path, through a
+    plugin so workers the nanny restarts get it too. Re-registered only when the root moves."""
+    global _path_root
+    from workbench.project import find_project
+
+    root = find_project().root
+    if root == _path_root:
+        return
+    client.register_plugin(project_path_plugin(root), name=PROJECT_PATH_PLUGIN)
+    _path_root = root
+
+
+def project_path_plugin(root: Path) -> Any:
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class ProjectPath(WorkerPlugin):
+        def setup(self, worker: Any) -> None:
+            from workbench.project import on_import_path
+
+            on_import_path(root)
+
+    return ProjectPath()
 
 
 _WORKER_PROCESS = "Dask Worker process"  # the name distributed's nanny gives its children
@@ -101,7 +181,10 @@ def _start_local(n_workers: int | None, memory_limit: str | None) -> Any:
                           "script's top-level code under `if __name__ == \"__main__\":`")
 
     logging.getLogger("distributed").setLevel(_worker_log_level)
-    common: dict[str, Any] = {"dashboard_address": "127.0.0.1:0",
+    # dask moves the dashboard to a free port when 8787 is taken (another cluster); the link
+    # printed once it is up is the real one, so its warning adds nothing.
+    warnings.filterwarnings("ignore", message="Port 8787 is already in use")
+    common: dict[str, Any] = {"dashboard_address": DASHBOARD,
                               "silence_logs": _worker_log_level}
     if memory_limit:
         common["memory_limit"] = memory_limit
@@ -134,23 +217,30 @@ def torch_threads_hint(client: Client) -> int | None:
     """Threads PyTorch may use per worker on a local cluster, so workers do not oversubscribe."""
     if _local_cluster is None or client is not _client:
         return None
-    workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
+    workers = max(1, len(live_workers(client)))
     return max(1, (os.cpu_count() or 1) // workers)
 
 
 def shutdown() -> None:
     """Close the client and any local cluster this process started."""
-    global _client, _local_cluster
+    global _client, _local_cluster, _path_root
+    _path_root = None
     # Closing releases finished results and stops workers; dask warns about both at length.
     for name in ("distributed.scheduler", "distributed.nanny", "distributed.worker"):
         logging.getLogger(name).setLevel(logging.ERROR)
     with _lock:
+        # Bounded: once the workers are gone, an unbounded close can wait forever at exit.
         if _client is not None:
-            _client.close()
+            with contextlib.suppress(Exception):
+                _client.close(timeout=_CLOSE_TIMEOUT_S)
             _client = None
         if _local_cluster is not None:
-            _local_cluster.close()
+            with contextlib.suppress(Exception):
+                _local_cluster.close(timeout=_CLOSE_TIMEOUT_S)
             _local_cluster = None
+
+
+_CLOSE_TIMEOUT_S = 20
 
 
 atexit.register(shutdown)

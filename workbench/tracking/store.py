@@ -8,9 +8,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
-from workbench.config import DEFAULT_EXPERIMENT, settings
+from workbench.config import DEFAULT_EXPERIMENT, make_home, settings
 from workbench.errors import UnreachableError
 
 if TYPE_CHECKING:
@@ -73,26 +74,56 @@ def tracking_client(tracking_uri: str | None = None) -> MlflowClient:
     uri = tracking_uri or settings().tracking_uri
     check_reachable(uri)
     if uri.startswith("sqlite:///"):
-        settings().home.mkdir(parents=True, exist_ok=True)
         _create_sqlite_once(uri)
     mlflow.set_tracking_uri(uri)
     return _client(uri)
+
+
+def read_client(tracking_uri: str | None = None) -> MlflowClient:
+    """A client for code that only reads: on the embedded store, one that answers the common
+    reads from the SQLite file opened read-only, without importing MLflow or checking its
+    schema migrations (workbench.tracking.fast_read); anything else is `tracking_client()`'s.
+    It stands in for an MlflowClient: what it does not serve itself it hands to a real one."""
+    from workbench.tracking.fast_read import open_fast
+
+    uri = tracking_uri or settings().tracking_uri
+    fast = open_fast(uri)
+    return cast("MlflowClient", fast) if fast is not None else tracking_client(uri)
 
 
 def _create_sqlite_once(uri: str) -> None:
     """Create a new SQLite store under a file lock: processes that first touch the same new
     file would otherwise race through MLflow's schema migrations and fail."""
     import fcntl
-    from pathlib import Path
 
     if uri in _READY:
         return
-    path = Path(uri.removeprefix("sqlite:///"))
+    path = Path(uri.removeprefix("sqlite:///")).resolve()
+    current = settings()
+    # Only the home that holds this store is made: a dask worker handed a store elsewhere
+    # must not leave a `.workbench/` in its own working folder.
+    if path.parent == current.home:
+        make_home(current.home)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".init-lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        new = not path.exists() or path.stat().st_size == 0
         _client(uri).search_experiments(max_results=1)  # runs the migrations
+        if new and current.artifact_root and path.parent == current.home:
+            _keep_default_experiment_in_home(path, current.artifact_root)
     _READY.add(uri)
+
+
+def _keep_default_experiment_in_home(path: Path, artifact_root: str) -> None:
+    """MLflow files the Default experiment's artifacts under `./mlruns` of whichever folder
+    first opened the store; plain `mlflow.start_run()` from a notebook would then write
+    `notebooks/mlruns/`. A store workbench creates keeps them under its artifact root."""
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
+                   (f"{artifact_root}/0",))
+    db.close()
 
 
 _READY: set[str] = set()
