@@ -423,7 +423,9 @@ def _worker_threads(wb: Any, client: Any) -> int:
     """The torch threads run_trial sets on a worker of this cluster."""
     hint = getattr(_cluster_module(wb), "torch_threads_hint", None)
     threads = hint(client) if hint else None
-    workers = len(client.scheduler_info(n_workers=-1)["workers"])
+    from workbench.dask_cluster import live_workers
+
+    workers = len(live_workers(client))
     return int(threads or max(1, (os.cpu_count() or 1) // workers))
 
 
@@ -637,7 +639,9 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         client = wb.cluster(n_workers=cfg.workers)
         cluster_s = time.perf_counter() - start
-        workers = len(client.scheduler_info(n_workers=-1)["workers"])
+        from workbench.dask_cluster import live_workers
+
+        workers = len(live_workers(client))
         if workers != cfg.workers:
             raise RuntimeError(f"wanted {cfg.workers} dask workers, got {workers}")
         print("warming up: one tiny trial per worker ...", flush=True)

@@ -29,7 +29,13 @@ def _():
 
 @app.cell
 def _(result):
-    result  # noqa: B018 (a marimo cell shows its last expression: the report)
+    result  # noqa: B018 (a marimo cell shows its last expression: the verdicts)
+    return
+
+
+@app.cell
+def _(result):
+    result.report()  # Evidently's own report
     return
 
 

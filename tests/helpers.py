@@ -42,3 +42,8 @@ def wait_for(predicate: Any, timeout: float = 60.0, interval: float = 0.1) -> No
 
 def history_steps(client: Any, run_id: str, key: str) -> list[int]:
     return sorted(m.step for m in client.get_metric_history(run_id, key))
+
+
+def on_cluster(client: Any) -> dict[str, str]:
+    """The environment that sends a `workbench` command to this session's dask cluster."""
+    return {"WORKBENCH_SCHEDULER": client.scheduler.address}

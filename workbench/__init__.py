@@ -54,6 +54,12 @@ _EXPORTS = {
     "approve": "workbench.promotion.promote",
     "decline": "workbench.promotion.promote",
     "monitor": "workbench.retraining",
+    "log_evaluation_data": "workbench.tracking.datasets",
+    "experiments": "workbench.runs",
+    "search_runs": "workbench.runs",
+    "RunsPage": "workbench.runs",
+    "run_detail": "workbench.runs",
+    "metric_histories": "workbench.runs",
 }
 _SUBMODULES = {"demo": "workbench.demo", "pipeline": "workbench.pipelines"}
 
@@ -67,6 +73,7 @@ __all__ = [
     "JobFailed",
     "PromotionRecord",
     "RunResult",
+    "RunsPage",
     "Sweep",
     "UnreachableError",
     "ValidationResult",
@@ -80,8 +87,11 @@ __all__ = [
     "dossier",
     "drift",
     "drift_history",
+    "experiments",
     "history",
+    "log_evaluation_data",
     "loguniform",
+    "metric_histories",
     "models",
     "monitor",
     "pending",
@@ -90,6 +100,8 @@ __all__ = [
     "promote",
     "randint",
     "rollback",
+    "run_detail",
+    "search_runs",
     "settings",
     "sweep",
     "train",
@@ -129,6 +141,8 @@ if TYPE_CHECKING:
     )
     from workbench.promotion.rollback import rollback, unlock
     from workbench.retraining import monitor
+    from workbench.runs import RunsPage, experiments, metric_histories, run_detail, search_runs
+    from workbench.tracking.datasets import log_evaluation_data
     from workbench.training.job import Job, RunResult, Sweep
     from workbench.training.launch import sweep, train
     from workbench.training.space import choice, loguniform, randint, uniform

@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.project import HOME_DIR, find_project
+
 DEFAULT_EXPERIMENT = "workbench"
 
 
@@ -25,14 +27,18 @@ class Settings:
 
 
 def project_root(root: str | os.PathLike[str] | None = None) -> Path:
-    """The project whose `pipelines/` and notebooks are meant: `root`, else `WORKBENCH_PROJECT`
-    (set by `workbench lab` for its kernels, which start in the notebook's own folder), else
-    the current directory."""
-    return Path(root or os.environ.get("WORKBENCH_PROJECT") or Path.cwd()).resolve()
+    """The project whose `pipelines/`, notebooks and store are meant: `root`, else the one
+    found from the working directory (`WORKBENCH_PROJECT`, which `workbench lab` sets for its
+    kernels, else the nearest marked folder up, else the git root; see workbench.project)."""
+    return Path(root).resolve() if root else find_project().root
 
 
 def settings() -> Settings:
-    home = Path(os.environ.get("WORKBENCH_HOME", ".workbench")).expanduser().resolve()
+    """The store defaults to the project's `.workbench`, wherever in the project one stands:
+    a command run from `notebooks/` uses the same store as one run from the root."""
+    configured = os.environ.get("WORKBENCH_HOME")
+    home = (Path(configured).expanduser() if configured else project_root() / HOME_DIR
+            ).resolve()
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}"
     artifact_root = os.environ.get("WORKBENCH_ARTIFACT_ROOT")
     if artifact_root is None and tracking_uri.startswith("sqlite:"):
@@ -40,6 +46,19 @@ def settings() -> Settings:
     scheduler = os.environ.get("WORKBENCH_SCHEDULER") or None
     return Settings(home=home, tracking_uri=tracking_uri, artifact_root=artifact_root,
                     scheduler=scheduler)
+
+
+HOME_GITIGNORE = "# made by workbench: its store, artifacts and logs are not source\n*\n"
+
+
+def make_home(home: Path) -> None:
+    """Create the store's folder. One workbench creates keeps itself out of git (as .venv and
+    .pytest_cache do): `git add -A` never commits the store, so its writes never make a run's
+    code look dirty."""
+    if home.is_dir():
+        return
+    home.mkdir(parents=True, exist_ok=True)
+    (home / ".gitignore").write_text(HOME_GITIGNORE)
 
 
 def require_shared_store(work: str) -> None:

@@ -9,7 +9,7 @@ from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlparse
 
-from workbench.config import settings
+from workbench.config import make_home, settings
 
 PACKAGES = ("torch", "mlflow", "dask", "distributed", "pandas", "pydantic", "pyarrow")
 
@@ -27,7 +27,8 @@ class Finding:
 
 def run_checks(connect: bool = True) -> list[Finding]:
     return [
-        _python(), *_packages(), *_gpus(), _cluster(connect), _tracking(), _artifacts(),
+        _python(), *_packages(), *_gpus(), *_project(), _cluster(connect), _tracking(),
+        _artifacts(),
     ]
 
 
@@ -76,6 +77,24 @@ def _gpus() -> list[Finding]:
     return out
 
 
+def _project() -> list[Finding]:
+    """The project folder found from here, and why: every command, kernel and worker uses it
+    and its store."""
+    from workbench.project import HOME_DIR, find_project
+
+    project = find_project()  # a bad WORKBENCH_PROJECT already failed the command in one line
+    out = [Finding("project", "ok", f"{project.root} ({project.reason})")]
+    if project.reason == f"holds {HOME_DIR}/" and not (project.root / ".git").exists():
+        outer = find_project(project.root.parent)
+        if outer.reason.startswith("holds"):  # a stray store in a subfolder of a real project
+            out.append(Finding(
+                "project", "warn", f"{project.root / HOME_DIR} makes {project.root} a project "
+                f"inside {outer.root} ({outer.reason})",
+                f"if an older workbench made it when run from this folder, remove "
+                f"{project.root / HOME_DIR}"))
+    return out
+
+
 def _cluster(connect: bool) -> Finding:
     address = settings().scheduler
     if not address:
@@ -88,7 +107,9 @@ def _cluster(connect: bool) -> Finding:
         from distributed import Client
 
         with Client(address, timeout="5s", set_as_default=False) as client:
-            workers = len(client.scheduler_info(n_workers=-1)["workers"])
+            from workbench.dask_cluster import live_workers
+
+            workers = len(live_workers(client))
         return Finding("cluster", "ok", f"{address}: {workers} workers")
     except Exception as exc:
         return Finding("cluster", "fail", f"cannot reach {address}: {exc}",
@@ -123,6 +144,9 @@ def _artifacts() -> Finding:
         return Finding("artifacts", "ok", root)
     path = Path(parsed.path)
     try:
+        home = settings().home
+        if path.is_relative_to(home):
+            make_home(home)
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".workbench-write-probe"
         probe.write_text("ok")

@@ -1,18 +1,20 @@
 """`wb.monitor` / `workbench monitor`: drift of production data triggers retraining, once.
 
 The champion's training data (its run's dataset source, or the policy's `reference`) is compared
-with the new data; the check is logged to the model's drift history. Past the policy's threshold
-the pipeline that produces the model runs, with the drift window as parameters (those the spec
-declares: `drift_data`, `drift_detected_at`, `drift_share`). A storm of drifting checks starts one
-retraining per cooldown: a rolling window since the last retraining started, kept in the shared
-tracking store (`workbench.retraining_window`), so monitors on every host agree; a retraining
-that failed does not use the window up.
+with the new data on the champion's features (`monitoring.features`: its signature's inputs or
+`drift.columns`, never ids, dates or the target); the check is logged to the model's drift
+history. Past the policy's threshold the pipeline that produces the model runs, with the drift
+window as parameters (those the spec declares: `drift_data`, `drift_detected_at`,
+`drift_share`). A storm of drifting checks starts one retraining per cooldown: a rolling window
+since the last retraining started, kept in the shared tracking store
+(`workbench.retraining_window`), so monitors on every host agree; a retraining that failed does
+not use the window up.
 """
 
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,8 @@ class MonitorResult:
     pipeline_run_id: str | None = None
     pipeline_status: str | None = None
     reason: str = ""
+    columns: list[str] = field(default_factory=list)  # the features compared
+    left_out: dict[str, str] = field(default_factory=dict)  # column -> why it did not count
     candidate_run_id: str | None = None  # the retrained model's run
     promotion: dict[str, Any] | None = None  # action: requested / promoted / rejected / none
 
@@ -47,7 +51,6 @@ def monitor(model: str, current: Any, *, root: str | Path | None = None,
             policy: DriftPolicy | None = None, now: datetime.datetime | None = None
             ) -> MonitorResult:
     from workbench import retraining_window
-    from workbench.monitoring.api import drift
     from workbench.pipelines.execute import run
     from workbench.promotion import registry
     from workbench.tracking.store import tracking_client
@@ -58,11 +61,12 @@ def monitor(model: str, current: Any, *, root: str | Path | None = None,
     client = tracking_client()
     version = registry.champion_version(client, model)
     reference = _reference(client, model, version, policy, base)
-    result = drift(reference, current)
+    result, choice = _feature_drift(client, model, version, spec, policy, reference, current)
     check_run = result.log(model=model, version=version)
     now_ms = int(now.timestamp() * 1000) if now is not None else None
     outcome = MonitorResult(model, version, result.drifted, result.share, policy.threshold,
-                            check_run, False, spec.name)
+                            check_run, False, spec.name, columns=choice.columns,
+                            left_out=choice.left_out)
     if result.share < policy.threshold:
         outcome.reason = f"drift share {result.share:.2f} below the threshold {policy.threshold}"
         return outcome
@@ -148,7 +152,7 @@ def retrained_runs(client: Any, pipeline_run_id: str) -> list[Any]:
 
 def choose_candidate(runs: list[Any], spec: PipelineSpec) -> tuple[Any | None, str]:
     """One model: that one. Several (a sweep): the best on the spec's first gate metric."""
-    from workbench.gate_syntax import parse_beat, parse_requirement
+    from workbench.gate_syntax import parse_requirement
 
     if not runs:
         return None, ("the pipeline run logged no model in a run of its own (train with "
@@ -157,8 +161,9 @@ def choose_candidate(runs: list[Any], spec: PipelineSpec) -> tuple[Any | None, s
         return runs[0], ""
     for gate in spec.gates:
         if gate.beat_champion or gate.metric:
-            if gate.beat_champion:
-                metric, mode = parse_beat(gate.beat_champion)[0], gate.mode
+            beat = gate.beat()
+            if beat is not None:
+                metric, mode = beat.metric, str(beat.mode)
             else:
                 requirement = parse_requirement(str(gate.metric))
                 metric = requirement.metric
@@ -177,6 +182,26 @@ def _pipeline_for(model: str, root: Path) -> PipelineSpec:
         raise ConfigError(f"no pipeline in {root / PIPELINES_DIR} produces model {model!r}; set "
                           "`model:` in the spec of the pipeline that retrains it")
     return found[1]
+
+
+def _feature_drift(client: Any, model: str, version: str | None, spec: PipelineSpec,
+                   policy: DriftPolicy, reference: Any, current: Any) -> tuple[Any, Any]:
+    """Drift on the champion's features: its signature's input columns (or drift.columns),
+    without drift.exclude, the target, row ids and dates."""
+    from workbench.monitoring.features import choose_features, feature_drift
+    from workbench.promotion import registry
+    from workbench.tracking.datasets import recorded_target
+
+    inputs, target = None, spec.target
+    if version is not None:
+        inputs = registry.model_inputs(registry.version_model_uri(model, version))
+        run_id = client.get_model_version(model, version).run_id
+        if target is None and run_id:
+            target = recorded_target(client.get_run(run_id))
+    choice = choose_features(reference, current, model_inputs=inputs, columns=policy.columns,
+                             exclude=policy.exclude, target=target,
+                             model=f"{model} v{version}" if version else model)
+    return feature_drift(reference, current, choice), choice
 
 
 def _reference(client: Any, model: str, version: str | None, policy: DriftPolicy,

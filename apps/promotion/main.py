@@ -5,15 +5,9 @@ Served by `workbench dashboard` at /promotion (`panel serve apps/promotion`: a d
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import panel as pn
 
-# panel serve runs this file as a script: make `apps` importable as a package
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from apps.promotion import data_store, views
+from workbench_apps.promotion import data_store, views
 
 
 def create_app() -> pn.template.BaseTemplate:

@@ -16,10 +16,10 @@ import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
-from apps.promotion import data_store
 from tests.browser import browser_page
 from tests.cli.test_lab import free_port, scheduled_project, service_env
 from tests.promotion.test_promote import trained
+from workbench_apps.promotion import data_store
 
 
 def status_without_login(url: str) -> tuple[int, str]:

@@ -7,12 +7,21 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.helpers import on_cluster
+from tests.stores import seed_new_store
+
 
 def workbench(*args: str, home: Path, env: dict[str, str] | None = None,
-              timeout: float = 300, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+              timeout: float = 300, cwd: Path | None = None,
+              seed: bool = True) -> subprocess.CompletedProcess[str]:
+    """The real `workbench` command with WORKBENCH_HOME=`home`; its store, if `home` has none
+    yet, starts as a copy of a new one (`seed=False`: the command must make it, or not)."""
+    if seed:
+        seed_new_store(home)
     full_env = {k: v for k, v in os.environ.items()
                 if k not in ("MLFLOW_TRACKING_URI", "WORKBENCH_SCHEDULER")}
     full_env.update({"WORKBENCH_HOME": str(home), **(env or {})})
@@ -21,9 +30,11 @@ def workbench(*args: str, home: Path, env: dict[str, str] | None = None,
                           timeout=timeout, cwd=cwd)
 
 
-def test_train_demo_json_and_runs_listing(tmp_path: Path) -> None:
+# Commands that run on a cluster use the session's (WORKBENCH_SCHEDULER): a local cluster's
+# start is the quick start's test (tests/notebooks) and the project journey's (tests/project).
+def test_train_demo_json_and_runs_listing(tmp_path: Path, dask_client: Any) -> None:
     done = workbench("train", "--demo", "--rows", "1500", "--epochs", "2", "--register", "cli",
-                     "--json", home=tmp_path)
+                     "--json", home=tmp_path, env=on_cluster(dask_client))
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)  # stdout is exactly one JSON object
     assert out["status"] == "FINISHED"
@@ -40,9 +51,10 @@ def test_train_demo_json_and_runs_listing(tmp_path: Path) -> None:
     assert out["run_id"] in table.stdout
 
 
-def test_sweep_demo_json_lists_every_trial(tmp_path: Path) -> None:
+def test_sweep_demo_json_lists_every_trial(tmp_path: Path, dask_client: Any) -> None:
     done = workbench("sweep", "--demo", "--rows", "1500", "--epochs", "1",
-                     "--space", "lr=0.003,0.03", "--json", home=tmp_path)
+                     "--space", "lr=0.003,0.03", "--json", home=tmp_path,
+                     env=on_cluster(dask_client))
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert len(out["trials"]) == 2 and out["failed"] == 0

@@ -94,3 +94,17 @@ def test_lab_serves_with_a_token_and_runs_the_missed_scheduled_slot(tmp_path: Pa
     time.sleep(1)
     alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert alive == [], alive
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="Jupyter refuses only root")
+def test_lab_as_root_without_allow_root_is_one_line_naming_the_flag(tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("workbench")
+    env = {**service_env(), "WORKBENCH_HOME": str(tmp_path / "wb"),
+           "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime")}
+    done = subprocess.run([str(exe), "lab", "--no-browser", "--port", str(free_port())],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr == ("error: JupyterLab refuses to run as root (as in many containers); "
+                           "pass --allow-root if you mean it, or run as another user\n")

@@ -19,13 +19,19 @@ SIZES = [(400, 600), (900, 20_000), (5_000, 4_000), (20_000, 15_000)]
 def test_engines_match_evidently(ref_rows: int, cur_rows: int, shift: float) -> None:
     reference = mixed_table(ref_rows, seed=ref_rows)
     current = mixed_table(cur_rows, seed=cur_rows + 1, shift=shift)
+    # Evidently trains a text classifier for the free-text column (95% of its time here): the
+    # smallest size keeps it, to show workbench skips text, the others leave it out.
+    with_text = (ref_rows, cur_rows) == SIZES[0]
+    if not with_text:
+        reference, current = reference.drop(columns="comment"), current.drop(columns="comment")
     expected = evidently_verdicts(reference, current)
     streamed = wb.drift(reference, current, engine="dask")
     wrapped = wb.drift(reference, current, engine="evidently")
 
     # Evidently tests the free-text column with a text classifier; workbench skips text.
-    assert set(expected) - set(streamed.columns) == {"comment"}
-    assert "text" in streamed.skipped["comment"]
+    assert set(expected) - set(streamed.columns) == ({"comment"} if with_text else set())
+    if with_text:
+        assert "text" in streamed.skipped["comment"]
     assert set(streamed.columns) == set(wrapped.columns)
     for name, (method, score, threshold, drifted) in expected.items():
         if name == "comment":

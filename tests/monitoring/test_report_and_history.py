@@ -29,7 +29,7 @@ def test_evidently_engine_report_is_evidentlys_standalone_html(pair: Pair) -> No
     assert page.lstrip().lower().startswith("<!doctype html") or "<html" in page[:500]
     assert "drawDashboard" in page  # Evidently's renderer, inline
     assert "src=\"http" not in page and "<link" not in page  # nothing fetched from the network
-    inline = result._repr_html_()
+    inline = result.report()._repr_html_()
     assert inline.startswith("<iframe srcdoc=") and "drawDashboard" in inline
     assert "<script" not in inline  # escaped into srcdoc: runs inside the frame, not the page
 

@@ -8,11 +8,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
 from tests.cli.test_cli import workbench
+from tests.helpers import on_cluster
 from tests.stores import GATE_WAIT, Store, finish, release, spawn
 from workbench.errors import ConfigError, PipelineFailed
 from workbench.tracking.store import tracking_client
@@ -62,13 +64,17 @@ def test_repeated_drift_triggers_exactly_one_retraining(tracking: MlflowClient,
     assert check.data.tags["workbench.triggered_run"] == outcomes[0].pipeline_run_id
 
 
-def test_cli_monitor_and_a_model_no_pipeline_produces(project: Path, tmp_path: Path) -> None:
+def test_cli_monitor_and_a_model_no_pipeline_produces(project: Path, tmp_path: Path,
+                                                      dask_client: Any) -> None:
     home = tmp_path / "wb"
     done = workbench("monitor", "churn", "--data", "moved.parquet", "--json", home=home,
-                     cwd=project)
+                     cwd=project, env=on_cluster(dask_client))
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["triggered"] is True
-    again = workbench("monitor", "churn", "--data", "moved.parquet", home=home, cwd=project)
+    out = json.loads(done.stdout)
+    assert out["triggered"] is True
+    assert out["columns"][:3] == ["age", "income", "tenure"] and out["left_out"] == {}
+    again = workbench("monitor", "churn", "--data", "moved.parquet", home=home, cwd=project,
+                      env=on_cluster(dask_client))
     assert again.returncode == 0 and "cooldown" in again.stdout
     with pytest.raises(ConfigError, match=r"no pipeline .* produces model 'other'"):
         wb.monitor("other", project / "moved.parquet", root=project)
@@ -168,8 +174,78 @@ def test_cli_monitor_failure_is_one_error_line(project: Path, tmp_path: Path,
     (project / "steps.py").write_text(
         "def retrain(drift_data, drift_share):\n    raise RuntimeError('no GPU')\n")
     done = workbench("monitor", "churn", "--data", "moved.parquet", home=tmp_path / "wb",
-                     cwd=project, env={"WORKBENCH_SCHEDULER": dask_client.scheduler.address})
+                     cwd=project, env=on_cluster(dask_client))
     assert done.returncode == 1
-    assert done.stderr.strip().splitlines() == [done.stderr.strip()], done.stderr
-    assert done.stderr.startswith("error: pipeline retrain failed (run ")
-    assert done.stderr.strip().endswith("step retrain failed: RuntimeError: no GPU")
+    # the cluster's own `workbench:` notes (its dashboard link) are not failures
+    err = "\n".join(line for line in done.stderr.strip().splitlines()
+                    if not line.startswith("workbench: "))
+    assert err.splitlines() == [err], done.stderr
+    assert err.startswith("error: pipeline retrain failed (run ")
+    assert err.endswith("step retrain failed: RuntimeError: no GPU")
+
+
+@pytest.fixture
+def bike_project(tmp_path: Path) -> Path:
+    """A project watching its bike-count model: 2011 is the training data, 2012 arrives."""
+    from tests.promotion.bike import bike
+
+    root = tmp_path / "bike-project"
+    (root / "pipelines").mkdir(parents=True)
+    frame = bike()
+    frame[frame["year"] == 0].to_csv(root / "bike_2011.csv", index=False)
+    frame[frame["year"] == 1].to_csv(root / "bike_2012.csv", index=False)
+    (root / "steps.py").write_text("def retrain():\n    return {}\n")
+    _bike_spec(root, "")
+    return root
+
+
+def _bike_spec(root: Path, drift: str) -> None:
+    (root / "pipelines" / "bike.yaml").write_text(
+        "name: bike\nmodel: bike\ntarget: count\n"
+        "steps:\n- name: retrain\n  function: steps:retrain\n"
+        f"drift:\n  reference: bike_2011.csv\n  threshold: 1.0\n{drift}")
+
+
+def test_monitor_counts_only_the_champions_features(tracking: MlflowClient,
+                                                    bike_project: Path) -> None:
+    """On the bike data every check drifted through the row id, the date, the year and the
+    count; the champion's signature names its inputs, and only those count."""
+    from tests.promotion.bike import FEATURES, NOT_FEATURES, split, trained_run
+
+    naive = wb.drift(bike_project / "bike_2011.csv", bike_project / "bike_2012.csv")
+    assert {"instant", "dateday", "year", "count"} <= set(naive.drifted_columns)
+    frame = pd.read_csv(bike_project / "bike_2011.csv")
+    wb.promote("bike", run_id=trained_run(*split(frame)), approver="ana", reason="pilot",
+               root=bike_project)
+    outcome = wb.monitor("bike", bike_project / "bike_2012.csv", root=bike_project)
+    assert outcome.columns == FEATURES
+    assert outcome.left_out == {c: "not an input of bike v1" for c in NOT_FEATURES}
+    checked = wb.drift(bike_project / "bike_2011.csv", bike_project / "bike_2012.csv",
+                       columns=FEATURES)
+    assert outcome.share == pytest.approx(checked.share) and outcome.share < naive.share
+    logged = json.loads(Path(tracking.download_artifacts(outcome.check_run_id,
+                                                         "drift/result.json")).read_text())
+    assert sorted(logged["columns"]) == sorted(FEATURES)
+    assert logged["skipped"]["instant"] == "not a feature: not an input of bike v1"
+
+
+def test_without_a_signature_ids_dates_and_the_target_do_not_count(
+        tracking: MlflowClient, bike_project: Path) -> None:
+    from tests.promotion.bike import FEATURES
+    from tests.promotion.runs import model_run
+
+    _bike_spec(bike_project, "  exclude: [year, casual, registered]\n")
+    wb.promote("bike", run_id=model_run(), approver="ana", reason="a model with no signature")
+    outcome = wb.monitor("bike", bike_project / "bike_2012.csv", root=bike_project)
+    assert outcome.columns == FEATURES
+    assert outcome.left_out == {
+        "instant": "a row id (unique in every row)", "dateday": "a date (text holding dates)",
+        "year": "excluded by drift.exclude", "casual": "excluded by drift.exclude",
+        "registered": "excluded by drift.exclude", "count": "the target"}
+    _bike_spec(bike_project, "  columns: [temp, humidity, count]\n")
+    named = wb.monitor("bike", bike_project / "bike_2012.csv", root=bike_project)
+    assert named.columns == ["temp", "humidity"] and named.left_out["count"] == "the target"
+    _bike_spec(bike_project, "  exclude: [yr]\n")
+    with pytest.raises(ConfigError, match=r"drift.columns/exclude name yr, which neither the "
+                                          r"reference nor the current data has"):
+        wb.monitor("bike", bike_project / "bike_2012.csv", root=bike_project)

@@ -12,6 +12,7 @@ from mlflow import MlflowClient
 
 import workbench as wb
 from tests.cli.test_cli import workbench
+from tests.helpers import on_cluster
 from workbench.errors import ConfigError, PipelineFailed
 
 
@@ -130,18 +131,19 @@ def test_bad_parameters_are_refused_before_anything_runs(tracking: MlflowClient,
     assert _runs(tracking, "pilot") == []  # nothing was created
 
 
-def test_cli_run(project: Path, tmp_path: Path) -> None:
+def test_cli_run(project: Path, tmp_path: Path, dask_client: Any) -> None:
     home = tmp_path / "wb"
     assert workbench("pipeline", "create", "--from", "pilot.ipynb", "--name", "pilot",
                      home=home, cwd=project).returncode == 0
     done = workbench("pipeline", "run", "pilot", "-p", "rows=3", "--json", home=home,
-                     cwd=project)
+                     cwd=project, env=on_cluster(dask_client))
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["status"] == "FINISHED" and out["params"] == {"rows": 3, "label": "a"}
     assert "ok  pilot" in done.stderr
     (project / "pipelines" / "broken.yaml").write_text(
         "name: broken\nsteps:\n- name: broken\n  notebook: broken.ipynb\n")
+    # on a local cluster of its own: its workers' logs are this command's stderr
     failed = workbench("pipeline", "run", "broken", home=home, cwd=project)
     assert failed.returncode == 1
     last = failed.stderr.strip().splitlines()[-1]

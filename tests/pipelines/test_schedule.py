@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.cli.test_cli import workbench
+from tests.helpers import on_cluster
 from workbench.errors import ConfigError
 from workbench.pipelines.schedule import Scheduler, due_slot, set_schedule
 from workbench.pipelines.slots import SlotBook, SlotRecord
@@ -138,7 +139,8 @@ def test_due_slot_respects_when_the_schedule_was_set(project: Path) -> None:
     assert due_slot(spec, datetime.datetime(2026, 11, 21, 2, 0, tzinfo=UTC)) is None
 
 
-def test_cli_schedule_list_and_scheduler_once(project: Path, tmp_path: Path) -> None:
+def test_cli_schedule_list_and_scheduler_once(project: Path, tmp_path: Path,
+                                              dask_client: Any) -> None:
     (project / "steps.py").write_text("def go():\n    return {'done': 1.0}\n")
     home = tmp_path / "wb"
     done = workbench("pipeline", "schedule", "nightly", "--cron", "* * * * *", home=home,
@@ -153,10 +155,10 @@ def test_cli_schedule_list_and_scheduler_once(project: Path, tmp_path: Path) -> 
     hour_ago = (datetime.datetime.now(UTC) - datetime.timedelta(hours=1)).isoformat()
     spec_file.write_text(re.sub(r"schedule_since: .*", f'schedule_since: "{hour_ago}"',
                                 spec_file.read_text()))
-    once = workbench("scheduler", "--once", home=home, cwd=project)
+    once = workbench("scheduler", "--once", home=home, cwd=project, env=on_cluster(dask_client))
     assert once.returncode == 0, once.stderr
     assert once.stdout.startswith("ran nightly for ")
-    again = workbench("scheduler", "--once", home=home, cwd=project)
+    again = workbench("scheduler", "--once", home=home, cwd=project, env=on_cluster(dask_client))
     # the slot is taken (a new minute may have begun meanwhile: that is a different slot)
     assert once.stdout.strip() not in again.stdout
     listed = json.loads(workbench("pipeline", "list", "--json", home=home,

@@ -222,6 +222,7 @@ def test_scheduler_failures_are_one_error_line(project: Path, wb_home: Path,
            "WORKBENCH_SCHEDULER": dask_client.scheduler.address}
     code, out, err = finish(scheduler(project, env, "--once"))
     assert code == 1 and out == ""
+    err = "\n".join(line for line in err.splitlines() if not line.startswith("workbench: "))
     assert err.strip().splitlines() == [
         f"error: {name} slot {SLOT} failed: pipeline {name} failed (run "
         + err.split("(run ")[1].split(")")[0] + "): step work failed: ValueError: no data"], err

@@ -154,3 +154,55 @@ def test_create_a_chain_from_several_notebooks(project: Path) -> None:
                                           r"clash.ipynb; give it one type"):
         create(["train.ipynb", "clash.ipynb"], "clash", root=project)
     assert not (project / "pipelines" / "clash.yaml").exists()
+
+
+GATES = """\
+name: bike
+model: bike
+target: count
+steps:
+- name: train
+  function: steps:train
+gates:
+- beat_champion: val_rmse by 2
+- beat_champion: {metric: val_auc, by: 0.01, data: data/holdout.parquet, target: churned}
+- beat_champion: val_loss
+  mode: min
+drift:
+  columns: [temp, humidity]
+  exclude: [instant]
+"""
+
+
+def test_beat_champion_long_form_and_drift_columns(tmp_path: Path) -> None:
+    path = tmp_path / "bike.yaml"
+    path.write_text(GATES)
+    spec = load_spec(path)
+    beats = [gate.beat() for gate in spec.gates]
+    assert [(b.metric, b.by, b.mode, b.data, b.target) for b in beats if b] == [
+        ("val_rmse", 2.0, "min", None, None),  # rmse: lower is better, without saying so
+        ("val_auc", 0.01, "max", "data/holdout.parquet", "churned"),
+        ("val_loss", 0.0, "min", None, None)]
+    assert spec.target == "count"
+    assert spec.drift is not None and (spec.drift.columns, spec.drift.exclude) == (
+        ["temp", "humidity"], ["instant"])
+    assert load_spec(path).model_dump() == spec.model_dump()  # a plain, re-readable model
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (("- beat_champion: val_rmse by 2", "- beat_champion: val_rmse by 2\n  mode: max"),
+     r"bike.yaml:8: gates.0: mode: max for val_rmse, where lower is better; drop mode:"),
+    (("by: 0.01, data", "margin: 0.01, data"),
+     r"bike.yaml:9: gates.1.beat_champion: margin: unknown key; beat_champion takes metric, "
+     r"by, data, target, mode"),
+    (("{metric: val_auc, by", "{metric: val_auc by 2, by"),
+     r"gates.1.beat_champion: metric: beat_champion metric 'val_auc by 2' is not a metric name"),
+    (("  exclude: [instant]", "  exclude: instant"),
+     r"bike.yaml:14: drift.exclude: Input should be a valid list"),
+])
+def test_bad_gates_and_drift_columns_name_their_line(tmp_path: Path, edit: tuple[str, str],
+                                                     message: str) -> None:
+    path = tmp_path / "bike.yaml"
+    path.write_text(GATES.replace(*edit))
+    with pytest.raises(ConfigError, match=message):
+        load_spec(path)

@@ -172,7 +172,7 @@ def test_long_reasons_and_wide_gates_survive_the_tag_limit(store: Store, tmp_pat
 
 
 def test_the_public_read_api_hides_workbench_internals(wb_home: Path) -> None:
-    from apps.promotion import data_store
+    from workbench_apps.promotion import data_store
 
     _promoted("ltv", 1)
     request = wb.promote("ltv", run_id=model_run(0.9), approver="ana", reason="v2",

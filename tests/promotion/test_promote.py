@@ -45,13 +45,17 @@ def test_gates_pass_then_fail(tracking: MlflowClient) -> None:
 
     worse = trained(0.78)
     with pytest.raises(PromotionRefused, match=r"failing gates: beats champion on val_auc by "
-                                               r"0.01 \(0.78 vs champion v1 0.8\)"):
+                                               r"0.01 \(0.78 vs champion v1 0.8 as logged \(no "
+                                               r"evaluation data to score both on"):
         wb.promote("churn", run_id=worse, approver="bo", reason="retrained",
                    require=["val_auc>=0.75"], beat_champion="val_auc", margin=0.01)
     assert champion(tracking, "churn") == "1"
     assert len(tracking.search_model_versions("name = 'churn'")) == 1  # nothing registered
     actions = [e["action"] for e in wb.history("churn")]
     assert actions == ["promoted", "rejected"]
+    compared = wb.history("churn")[-1]["gates"][1]["inputs"]  # recorded as what it was
+    assert (compared["basis"], compared["candidate"], compared["champion"]) == \
+        ("logged metrics", 0.78, 0.8)
 
 
 def test_two_concurrent_promotions_exactly_one_wins(tracking: MlflowClient) -> None:
@@ -233,7 +237,7 @@ def test_the_pipeline_spec_gates_apply_to_its_model(tracking: MlflowClient,
         ("metric val_auc>=0.5", "flag"), ("metric val_auc>=0.85", "pipelines/retrain.yaml"),
         ("beats champion on val_auc by 0.01", "pipelines/retrain.yaml")]
     with pytest.raises(PromotionRefused, match=r"beats champion on val_auc by 0.01 "
-                                               r"\(0.895 vs champion v1 0.9\)"):
+                                               r"\(0.895 vs champion v1 0.9 as logged"):
         wb.promote("churn", run_id=trained(0.895), approver="ana", reason="r", root=root)
     assert champion(tracking, "churn") == "1"
     rejected = [e for e in wb.history("churn") if e["action"] == "rejected"]

@@ -63,7 +63,14 @@ TAMPERING: dict[str, tuple[Callable[[str], None], str]] = {
 }
 
 
-@pytest.mark.parametrize("tamper", list(TAMPERING))
+# Verification reads the tags back as the store returns them: every kind of tampering on the
+# embedded store, and on the server the two that depend on how REST lists and deletes tags.
+ON_THE_SERVER = ("newest entry deleted", "two entries claim one number")
+CASES = [(kind, tamper) for tamper in TAMPERING for kind in ("embedded", "server")
+         if kind == "embedded" or tamper in ON_THE_SERVER]
+
+
+@pytest.mark.parametrize(("store", "tamper"), CASES, indirect=["store"])
 def test_verify_finds_tampering(store: Store, tamper: str) -> None:
     model = _two_promotions(store)
     edit, found = TAMPERING[tamper]

@@ -7,15 +7,22 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from distributed import Event
 
 import workbench as wb
 from tests.helpers import history_steps, wait_for
+from workbench.dask_cluster import live_workers
 
 DEMO = "workbench.demo.classifier:train"
 
 
+def _hold_until_set(name: str) -> None:
+    """Occupies its worker's only thread until the test lets go (at most a minute)."""
+    Event(name).wait(60)
+
+
 def _workers(client) -> list[str]:
-    return sorted(client.scheduler_info(n_workers=-1)["workers"])
+    return sorted(live_workers(client))
 
 
 @pytest.fixture
@@ -88,7 +95,9 @@ def test_a_rank_whose_worker_dies_ends_the_job_with_a_clear_error(tracking, two_
 def test_ranks_that_cannot_all_be_placed_fail_before_the_process_group(
         tracking, two_workers, monkeypatch) -> None:
     monkeypatch.setenv("WORKBENCH_DDP_START_TIMEOUT_S", "5")
-    busy = two_workers.submit(time.sleep, 15, workers=[_workers(two_workers)[1]], pure=False)
+    release = Event(f"release-{time.monotonic_ns()}", client=two_workers)
+    busy = two_workers.submit(_hold_until_set, release.name, workers=[_workers(two_workers)[1]],
+                              pure=False)
     wait_for(lambda: busy.status == "pending" and any(
         two_workers.processing().values()), timeout=30)
 
@@ -101,4 +110,5 @@ def test_ranks_that_cannot_all_be_placed_fail_before_the_process_group(
         job.result(timeout=60)
     assert time.monotonic() - started < 30  # not the rendezvous's 5-minute timeout
     assert tracking.get_run(job.run_id).info.status == "FAILED"
+    release.set()
     busy.result(timeout=60)  # the worker is free again for the next test

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.stores import seed_new_store
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # No main guard on purpose: top-level code that trains, sweeps, drifts and runs a pipeline.
@@ -50,6 +52,7 @@ def test_unguarded_code_runs_on_the_local_cluster(how: str, tmp_path: Path) -> N
     command = {"script": [sys.executable, "train_it.py"],
                "dash-c": [sys.executable, "-c", SCRIPT],
                "stdin": [sys.executable, "-"]}[how]
+    seed_new_store(tmp_path / "wb")
     env = {**os.environ, "WORKBENCH_HOME": str(tmp_path / "wb"),
            "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
     for name in ("MLFLOW_TRACKING_URI", "WORKBENCH_SCHEDULER", "WORKBENCH_ARTIFACT_ROOT"):

@@ -106,6 +106,9 @@ def _first_line(exc: Exception) -> str:
 @click.version_option(package_name="workbench")
 def cli() -> None:
     """Workbench: train on Dask, track in MLflow, watch drift, promote to production."""
+    from workbench.project import find_project, on_import_path
+
+    on_import_path(find_project().root)  # `train bike_model:fit` from any folder of the project
 
 
 def _demo_data(rows: int, seed: int) -> Any:

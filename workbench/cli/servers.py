@@ -43,8 +43,10 @@ def doctor(as_json: bool) -> None:
 @click.option("--scheduler", "with_scheduler", is_flag=True,
               help="also run `workbench scheduler` for ./pipelines while Lab runs")
 @click.option("--no-browser", is_flag=True)
+@click.option("--allow-root", is_flag=True,
+              help="run as root (containers); Jupyter refuses root without it")
 @click.argument("lab_args", nargs=-1, type=click.UNPROCESSED)
-def lab(port: int, address: str, with_scheduler: bool, no_browser: bool,
+def lab(port: int, address: str, with_scheduler: bool, no_browser: bool, allow_root: bool,
         lab_args: tuple[str, ...]) -> None:
     """JupyterLab on this project (extra arguments go to `jupyter lab`)."""
 
@@ -52,7 +54,8 @@ def lab(port: int, address: str, with_scheduler: bool, no_browser: bool,
 
     code = run_lab(project_root(), port=port, address=address,
                    with_scheduler=with_scheduler, open_browser=not no_browser,
-                   extra_args=lab_args, say=lambda line: click.echo(line, err=True))
+                   allow_root=allow_root, extra_args=lab_args,
+                   say=lambda line: click.echo(line, err=True))
     sys.exit(code)
 
 

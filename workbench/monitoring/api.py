@@ -49,7 +49,7 @@ def drift(reference: Any, current: Any, *, columns: Iterable[str] | None = None,
     ref, cur = open_table(reference, "reference"), open_table(current, "current")
     names = shared_columns(ref, cur, columns)
     overrides = _check_overrides(column_types, names)
-    if engine == "auto" and _small_files(ref, cur):
+    if engine == "auto" and small_files(ref, cur):
         ref, cur = ref.loaded(), cur.loaded()  # small files need no cluster
     chosen = _pick_engine(engine, ref, cur)
     if chosen == "evidently":
@@ -140,7 +140,7 @@ def _pick_engine(engine: str, ref: Table, cur: Table) -> str:
     return "evidently" if small else "dask"
 
 
-def _small_files(*tables: Table) -> bool:
+def small_files(*tables: Table) -> bool:
     return all(t.in_memory or (t.file_bytes is not None and t.file_bytes <= AUTO_LOCAL_FILE_BYTES)
                for t in tables)
 

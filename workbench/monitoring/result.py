@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 REPORT_HEIGHT_PX = 1000
@@ -84,25 +86,22 @@ class DriftResult:
             self._html = self._render()
         return self._html
 
+    def report(self) -> DriftReport:
+        """Evidently's full report, shown inline when it is a cell's value (~5 MB in the
+        notebook for 20 columns; `.save(path)` writes it to a file instead)."""
+        if not self.columns:
+            self.to_html()  # raises: nothing was tested, so there is no report
+        return DriftReport(self)
+
     def _repr_html_(self) -> str:
-        if not self.columns:  # nothing was tested, so Evidently has nothing to show
-            skipped = html.escape(str(self.skipped))
-            return f"<p>{html.escape(self.summary())}; skipped: {skipped}</p>"
-        # The report inside an iframe's srcdoc: its scripts run in Jupyter and marimo alike
-        # (neither runs <script> tags placed straight into a cell's output).
-        # sandbox: the report's scripts run, in an origin of their own, away from the notebook
-        return (f'<iframe srcdoc="{html.escape(self.to_html(), quote=True)}" '
-                f'sandbox="allow-scripts" style="width:100%;height:{REPORT_HEIGHT_PX}px;border:0" '
-                f'title="Evidently data drift report"></iframe>')
+        # A compact summary (a few KB): the full report inlined would add megabytes to every
+        # saved notebook. Every value is escaped: column names and categories are data.
+        return summary_html(self)
 
     def _display_(self) -> Any:
-        # marimo: the report as a virtual file in an iframe. Inline srcdoc (escaped, ~10 MB)
-        # would pass marimo's 5 MB output limit and show an "output too large" notice instead.
         import marimo as mo
 
-        if not self.columns:
-            return mo.Html(self._repr_html_())
-        return mo.iframe(self.to_html(), height=f"{REPORT_HEIGHT_PX}px")
+        return mo.Html(self._repr_html_())
 
     def summary(self) -> str:
         verdict = "drift detected" if self.drifted else "no dataset drift"
@@ -124,3 +123,71 @@ class DriftResult:
 
         return log_result(self, run_id=run_id, model=model, version=version,
                           experiment=experiment)
+
+
+class DriftReport:
+    """Evidently's standalone report of a DriftResult, for a notebook cell or a file."""
+
+    def __init__(self, result: DriftResult) -> None:
+        self._result = result
+
+    def to_html(self) -> str:
+        return self._result.to_html()
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the report as one HTML page (whole or not at all); returns its path."""
+        from workbench.files import write_atomically
+
+        return Path(write_atomically(Path(path).expanduser().resolve(), self.to_html()))
+
+    def _repr_html_(self) -> str:
+        # The report inside an iframe's srcdoc: its scripts run in Jupyter and marimo alike
+        # (neither runs <script> tags placed straight into a cell's output).
+        # sandbox: the report's scripts run, in an origin of their own, away from the notebook
+        return (f'<iframe srcdoc="{html.escape(self.to_html(), quote=True)}" '
+                f'sandbox="allow-scripts" style="width:100%;height:{REPORT_HEIGHT_PX}px;border:0" '
+                f'title="Evidently data drift report"></iframe>')
+
+    def _display_(self) -> Any:
+        # marimo: the report as a virtual file in an iframe. Inline srcdoc (escaped, ~10 MB)
+        # would pass marimo's 5 MB output limit and show an "output too large" notice instead.
+        import marimo as mo
+
+        return mo.iframe(self.to_html(), height=f"{REPORT_HEIGHT_PX}px")
+
+    def __repr__(self) -> str:
+        return f"<DriftReport {self._result.summary()}>"
+
+
+def summary_html(result: DriftResult) -> str:
+    """The verdict, the share and one row per tested column, as a small HTML table."""
+    esc = html.escape
+    verdict = "drift detected" if result.drifted else "no dataset drift"
+    colour = "#b00020" if result.drifted else "#1b5e20"
+    rows = "".join(
+        f"<tr><td>{esc(d.column)}</td><td>{esc(d.column_type)}</td><td>{esc(d.method)}</td>"
+        f"<td>{_number(d.score, d.score_error_bound)}</td><td>{_number(d.threshold)}</td>"
+        f"<td>{'<b>yes</b>' if d.drifted else 'no'}</td></tr>"
+        for d in result.columns.values())
+    table = ("<table><thead><tr><th>column</th><th>type</th><th>test</th><th>score</th>"
+             f"<th>threshold</th><th>drifted</th></tr></thead><tbody>{rows}</tbody></table>"
+             if result.columns else "")
+    skipped = "".join(f"<li>{esc(c)}: {esc(why)}</li>" for c, why in result.skipped.items())
+    parts = [
+        f'<p><b style="color:{colour}">{esc(verdict)}</b>: {len(result.drifted_columns)} of '
+        f"{len(result.columns)} columns drifted (share {result.share:.2f}, dataset drifts at "
+        f"{esc(str(result.drift_share))}); engine {esc(result.engine)}, "
+        f"{result.reference_rows:,} reference rows, {result.current_rows:,} current rows</p>",
+        table,
+        f"<p>skipped:</p><ul>{skipped}</ul>" if skipped else "",
+        f"<p>{esc(result.performance.summary())}</p>" if result.performance else "",
+        "<p><small>Evidently's full report: <code>result.report()</code> shows it inline, "
+        "<code>result.report().save(\"drift.html\")</code> writes it to a file, "
+        "<code>result.log(...)</code> stores it in MLflow.</small></p>" if result.columns else "",
+    ]
+    return f'<div class="workbench-drift">{"".join(parts)}</div>'
+
+
+def _number(value: float, bound: float = 0.0) -> str:
+    text = f"{value:.4g}"
+    return f"{text} &plusmn; {bound:.2g}" if bound > 0 else text

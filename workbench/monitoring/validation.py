@@ -63,7 +63,7 @@ def validate(reference: Any, current: Any, *, columns: Iterable[str] | None = No
              null_share_tolerance: float = 0.05, new_category_tolerance: float = 0.0,
              out_of_range_tolerance: float = 0.01, seed: int = 0) -> ValidationResult:
     """Check `current` against `reference`; tolerances are shares of the current rows."""
-    from workbench.monitoring.api import cluster_for, row_count
+    from workbench.monitoring.api import cluster_for, row_count, small_files
     from workbench.monitoring.dask_engine import column_bins, column_stats
 
     ref, cur = open_table(reference, "reference"), open_table(current, "current")
@@ -86,6 +86,8 @@ def validate(reference: Any, current: Any, *, columns: Iterable[str] | None = No
     shared = [c for c in wanted if c in cur.columns and c in ref.columns]
     if not shared:
         return result
+    if small_files(ref, cur):
+        ref, cur = ref.loaded(), cur.loaded()  # small files need no cluster (a promotion gate)
     client = cluster_for(ref, cur)
     ref_stats, cur_stats = column_stats([ref, cur], shared, seed, client)
     row_count(ref, ref_stats)

@@ -104,7 +104,7 @@ def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path 
     Ctrl-C (KeyboardInterrupt) or `stop` being set kills the running steps' kernels, ends
     every unfinished step KILLED and raises PipelineInterrupted. `tags` go on the run."""
     from workbench.config import settings
-    from workbench.dask_cluster import cluster
+    from workbench.dask_cluster import cluster, live_workers
     from workbench.tracking.datasets import log_dataset
     from workbench.tracking.provenance import run_tags
     from workbench.tracking.store import ensure_experiment, log_params, tracking_client
@@ -118,7 +118,7 @@ def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path 
     per_step = {s.name: step_params(spec, s, values, base) for s in spec.steps}
     tracking = tracking_client()
     experiment_id = ensure_experiment(tracking, experiment or f"pipeline-{name}")
-    run_tags_ = {**run_tags(0), **(tags or {}), "workbench.kind": "pipeline",
+    run_tags_ = {**run_tags(0, root=base), **(tags or {}), "workbench.kind": "pipeline",
                  "workbench.pipeline": name}
     parent = tracking.create_run(experiment_id, run_name=f"{name}", tags=run_tags_).info.run_id
     outcome = PipelineRun(name=name, run_id=parent, status="RUNNING", params=values)
@@ -144,8 +144,7 @@ def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path 
         token = uuid.uuid4().hex[:8]
         topic = f"workbench-pipeline-{token}"
         slots, halt = f"{topic}-slots", f"{topic}-stop"
-        threads = sum(int(w.get("nthreads", 1))
-                      for w in dask.scheduler_info(n_workers=-1)["workers"].values()) or 1
+        threads = sum(int(w.get("nthreads", 1)) for w in live_workers(dask).values()) or 1
         where = settings()
         settings_env = {"WORKBENCH_HOME": str(where.home),
                         **({"WORKBENCH_ARTIFACT_ROOT": where.artifact_root}

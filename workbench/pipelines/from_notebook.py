@@ -10,7 +10,7 @@ from workbench.errors import ConfigError
 from workbench.files import write_atomically
 from workbench.pipelines.notebook_params import notebook_parameters
 from workbench.pipelines.spec import Param, PipelineSpec, Step, dump_spec, load_spec
-from workbench.project import PIPELINES_DIR, project_path
+from workbench.project import PIPELINES_DIR, given_path
 
 
 def create(notebooks: str | Path | Sequence[str | Path], name: str, *,
@@ -26,7 +26,7 @@ def create(notebooks: str | Path | Sequence[str | Path], name: str, *,
     declared_in: dict[str, str] = {}
     steps: list[Step] = []
     for notebook in sources:
-        source = project_path(notebook, root)
+        source = given_path(notebook, root)
         if not source.is_file():
             raise ConfigError(f"notebook {source} does not exist; check the path")
         relative = source.relative_to(root).as_posix()

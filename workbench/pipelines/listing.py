@@ -32,13 +32,16 @@ def list_pipelines(root: Path, *, slots: int = 5) -> list[dict[str, Any]]:
     and `slots`: the last `slots` scheduled slots, newest first, each with `what` happened
     (ran, failed, skipped, interrupted, taken over) as recorded in the shared store."""
     from workbench.pipelines.slots import SlotBook
-    from workbench.tracking.store import tracking_client
+    from workbench.tracking.store import read_client
 
-    client = tracking_client()
+    specs = sorted((root / PIPELINES_DIR).glob("*.yaml"))
+    if not specs:
+        return []  # nothing to look up: the store is not opened
+    client = read_client()
     book = SlotBook(client)
     now = datetime.datetime.now(datetime.UTC)
     rows = []
-    for path in sorted((root / PIPELINES_DIR).glob("*.yaml")):
+    for path in specs:
         row: dict[str, Any] = {"name": path.stem, "path": str(path)}
         try:
             spec = load_spec(path)

@@ -86,6 +86,30 @@ class Step(BaseModel):
         return self
 
 
+METRIC_NAME = re.compile(r"^[A-Za-z0-9_.\-/:]+$")
+
+
+class BeatChampion(BaseModel):
+    """`beat_champion: {metric: val_rmse, by: 5, data: data/holdout.parquet, target: cnt}`: the
+    long form of "val_rmse by 5". With `data`, both models are re-scored on that dataset."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str
+    by: float = 0.0  # the margin the challenger must win by
+    data: str | None = None  # evaluation data (relative to the project root) both are scored on
+    target: str | None = None  # its target column; default: the spec's target:
+    mode: Literal["max", "min"] | None = None  # default: the metric's own (rmse: min, auc: max)
+
+    @field_validator("metric")
+    @classmethod
+    def _metric_name(cls, value: str) -> str:
+        if not METRIC_NAME.match(value):
+            raise ValueError(f"beat_champion metric {value!r} is not a metric name, e.g. "
+                             "'val_rmse' (the margin goes in by:)")
+        return value
+
+
 class Gate(BaseModel):
     """One promotion gate; `workbench promote` applies the gates of the pipeline whose `model:`
     is the model being promoted, besides those given as flags."""
@@ -93,8 +117,8 @@ class Gate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     metric: str | None = None  # e.g. "val_auc >= 0.8"
-    beat_champion: str | None = None  # e.g. "val_auc by 0.01"
-    mode: Literal["max", "min"] = "max"  # for beat_champion: is a higher value better?
+    beat_champion: str | BeatChampion | None = None  # e.g. "val_auc by 0.01", or the long form
+    mode: Literal["max", "min"] | None = None  # for beat_champion: is a higher value better?
     validation: bool = False  # wb.validate of the training data against recent production data
     drift: bool = False  # no dataset drift of the training data against production data
 
@@ -105,11 +129,24 @@ class Gate(BaseModel):
             _as_value_error(parse_requirement, value)
         return value
 
-    @field_validator("beat_champion")
+    @field_validator("beat_champion", mode="before")
     @classmethod
-    def _beat(cls, value: str | None) -> str | None:
-        if value is not None:
+    def _beat(cls, value: Any) -> Any:
+        if isinstance(value, str):
             _as_value_error(parse_beat, value)
+        elif isinstance(value, dict):  # the long form: its own errors, not the union's
+            try:
+                return BeatChampion.model_validate(value)
+            except ValidationError as exc:
+                error = exc.errors()[0]
+                where = ".".join(str(p) for p in error["loc"])
+                message = str(error["msg"]).removeprefix("Value error, ")
+                if error["type"] == "extra_forbidden":
+                    message = "unknown key; beat_champion takes metric, by, data, target, mode"
+                raise ValueError(f"{where}: {message}" if where else message) from None
+        elif value is not None and not isinstance(value, BeatChampion):
+            raise ValueError("beat_champion is 'METRIC [by MARGIN]' or a mapping "
+                             "{metric:, by:, data:, target:}")
         return value
 
     @model_validator(mode="after")
@@ -117,7 +154,29 @@ class Gate(BaseModel):
         if not (self.metric or self.beat_champion or self.validation or self.drift):
             raise ValueError("a gate needs one of metric:, beat_champion:, validation: true, "
                              "drift: true")
+        self.beat()  # a mode that contradicts the metric is refused here, with the YAML line
         return self
+
+    def beat(self) -> BeatChampion | None:
+        """The beat-champion gate in its long form, its mode resolved: as written, else the
+        metric's own direction (rmse: min, auc: max), else max."""
+        from workbench.metric_names import direction
+
+        if self.beat_champion is None:
+            return None
+        if isinstance(self.beat_champion, str):
+            metric, margin = parse_beat(self.beat_champion)
+            found = BeatChampion(metric=metric, by=margin)
+        else:
+            found = self.beat_champion.model_copy()
+        written = found.mode or self.mode
+        natural = direction(found.metric)
+        if written and natural and written != natural:
+            raise ValueError(f"mode: {written} for {found.metric}, where "
+                             f"{'higher' if natural == 'max' else 'lower'} is better; drop "
+                             "mode: or fix it")
+        found.mode = written or natural or "max"  # type: ignore[assignment]
+        return found
 
 
 def _as_value_error(parse: Any, text: str) -> None:
@@ -133,6 +192,10 @@ class DriftPolicy(BaseModel):
     data: str | None = None  # where production data lands (Parquet/CSV directory)
     reference: str | None = None  # training data, when the champion's run does not name a path
     threshold: float = Field(default=0.5, gt=0, le=1)  # drifted share that triggers retraining
+    # the columns whose drift counts: default the champion model's input columns (its MLflow
+    # signature); ids, dates and the target never count
+    columns: list[str] | None = None
+    exclude: list[str] = Field(default_factory=list)
     cooldown_hours: float = Field(default=24.0, ge=0)
     auto_promote: bool = False
 
@@ -148,6 +211,7 @@ class PipelineSpec(BaseModel):
     inputs: dict[Identifier, str] = Field(default_factory=dict)
     steps: list[Step]
     model: str | None = None  # the registered model the pipeline produces
+    target: str | None = None  # the column the model predicts: never a drift feature
     gates: list[Gate] = Field(default_factory=list)
     schedule: str | None = None  # cron, e.g. "0 3 * * *" (UTC)
     schedule_since: str | None = None  # ISO time the schedule was set: no slot before it runs

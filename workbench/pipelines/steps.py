@@ -1,7 +1,9 @@
 """One pipeline step on a dask worker: run it, keep what it produced, record it in MLflow.
 
-Notebook steps run under papermill (marimo notebooks under `marimo export html`); the executed
-notebook is the step run's artifact even when a cell fails, so the partial outputs are kept.
+Notebook steps run under papermill (marimo notebooks under `marimo export html`) in the
+notebook's own folder, as in Lab, so `../data/x.csv` means the same in both; function steps run
+in the project root. The executed notebook is the step run's artifact even when a cell fails,
+so the partial outputs are kept.
 """
 
 from __future__ import annotations
@@ -213,14 +215,18 @@ def _seceded(slots: str | None, max_slots: int) -> Iterator[None]:
 
 
 def _run_notebook(task: StepTask, client: Any, halt: _Halt) -> None:
+    from workbench.project import PROJECT_VARIABLE, python_path
     from workbench.tracking.provenance import file_sha256
 
     source = Path(task.root) / str(task.notebook)
     with tempfile.TemporaryDirectory(prefix="wb-step-") as scratch:
+        # The kernel imports the project's modules and finds its pipelines and store as a Lab
+        # kernel does, though it starts in the notebook's own folder.
         env = {"WORKBENCH_NOTEBOOK": str(source), "WORKBENCH_PIPELINE": task.pipeline,
                "WORKBENCH_PIPELINE_STEP": task.step, "WORKBENCH_PIPELINE_STEP_RUN": task.run_id,
                "WORKBENCH_PIPELINE_RUN": task.pipeline_run_id,
-               "MLFLOW_TRACKING_URI": task.tracking_uri, **task.settings_env}
+               "MLFLOW_TRACKING_URI": task.tracking_uri, PROJECT_VARIABLE: task.root,
+               "PYTHONPATH": python_path(Path(task.root)), **task.settings_env}
         digest = file_sha256(str(source))
         if digest:  # what papermill reads now, even if someone saves an edit mid-run
             env["WORKBENCH_NOTEBOOK_SHA256"] = digest
@@ -243,9 +249,10 @@ def _run_notebook(task: StepTask, client: Any, halt: _Halt) -> None:
                 client.log_artifact(task.run_id, str(output), "notebook")
 
 
-def _kernel_manager(env: dict[str, str], scratch: str, halt: _Halt) -> type:
-    """A kernel manager that starts its kernel with `env` added (steps seceded from the
-    worker's pool may run side by side, so the process environment is never changed), talking
+def _kernel_manager(env: dict[str, str], scratch: str, halt: _Halt, folder: Path) -> type:
+    """A kernel manager that starts its kernel in `folder` (the notebook's, where Lab starts
+    it) with `env` added (steps seceded from the worker's pool may run side by side, so neither
+    the process's working directory nor its environment is ever changed), talking
     over Unix sockets in the step's scratch directory rather than open TCP ports, and telling
     `halt` the kernel's process group so a stop kills it."""
     from jupyter_client.manager import AsyncKernelManager
@@ -256,6 +263,7 @@ def _kernel_manager(env: dict[str, str], scratch: str, halt: _Halt) -> type:
 
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
             kw["env"] = {**os.environ, **kw.get("env", {}), **env}
+            kw["cwd"] = str(folder)
             await super().start_kernel(**kw)
             group = getattr(self.provisioner, "pgid", None)
             if group:  # jupyter_client starts kernels in a session of their own
@@ -279,11 +287,11 @@ def _papermill(source: Path, output: Path, task: StepTask, env: dict[str, str],
     name, language = kernel(source)
     try:
         papermill.execute_notebook(str(source), str(output), parameters=task.params,
-                                   kernel_name=name, language=language, cwd=task.root,
+                                   kernel_name=name, language=language,
                                    progress_bar=False, log_output=False,
                                    execution_timeout=task.timeout_s, start_timeout=120,
                                    kernel_manager_class=_kernel_manager(
-                                       env, str(output.parent), halt))
+                                       env, str(output.parent), halt, source.parent))
     except PapermillExecutionError as exc:
         first = (exc.source or "").strip().splitlines()[:1]
         raise StepFailed(
@@ -297,7 +305,7 @@ def _marimo(source: Path, output: Path, task: StepTask, env: dict[str, str],
     marimo = str(Path(sys.executable).with_name("marimo"))
     args = [a for name, value in task.params.items() for a in (f"--{name}", str(value))]
     child = subprocess.Popen([marimo, "export", "html", str(source), "-o", str(output), "-f",
-                              "--", *args], cwd=task.root, env={**os.environ, **env},
+                              "--", *args], cwd=source.parent, env={**os.environ, **env},
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              start_new_session=True)  # its own group: a stop kills it whole
     halt.started(child.pid)
@@ -319,7 +327,9 @@ def _run_function(task: StepTask, client: Any) -> dict[str, Any]:
     takes_all = any(p.kind == p.VAR_KEYWORD for p in accepted.values())
     kwargs = {k: v for k, v in task.params.items() if takes_all or k in accepted}
     before = os.getcwd()
-    os.chdir(task.root)  # as notebook steps: relative paths mean the project's
+    # A function has no folder of its own the way a notebook has: its relative paths mean the
+    # project root's, as for `workbench train` run from the root.
+    os.chdir(task.root)
     try:
         returned = fn(**kwargs)
     finally:

@@ -38,12 +38,39 @@ def dossier(model: str, version: str | int) -> dict[str, Any]:
         "approval": {k: record.get(k) for k in ("approver", "reason", "at", "previous_version")}
         if record else None,
         "gates": record.get("gates", []), "evidence": record.get("evidence", {}),
+        "code": code_of(dict(run.data.tags) if run else {}, record.get("evidence", {})),
         "params": dict(run.data.params) if run else {},
         "metrics": dict(run.data.metrics) if run else {},
         "history": [e for e in registry.read_history(client, model)
                     if str(e.get("version")) == str(found.version)
                     or str(e.get("previous")) == str(found.version)],
     }
+
+
+def code_of(tags: dict[str, str], evidence: dict[str, Any]) -> dict[str, Any]:
+    """The code behind the version, from its run's tags (else the approval record's copy):
+    the project's commit, whether the code differed from it and where, the source file and
+    its identity hash, the notebook or script that launched it."""
+
+    def first(tag: str, key: str) -> Any:
+        return tags.get(tag) or evidence.get(key) or None
+
+    dirty = first("workbench.git.dirty", "git_dirty")
+    return {"git_commit": first("mlflow.source.git.commit", "git_commit"),
+            "git_dirty": None if dirty is None else str(dirty).lower() == "true",
+            "git_dirty_files": first("workbench.git.dirty_files", "git_dirty_files"),
+            "source": first("workbench.source", "source"),
+            "source_sha256": first("workbench.source.sha256", "source_sha256"),
+            "notebook": first("workbench.notebook", "notebook"),
+            "notebook_sha256": first("workbench.notebook.sha256", "notebook_sha256"),
+            "function": tags.get("workbench.function")}
+
+
+CODE_LABELS = {"git_commit": "git commit", "git_dirty": "uncommitted changes",
+               "git_dirty_files": "changed files", "source": "source file",
+               "source_sha256": "source sha256 (notebooks: cells only)",
+               "notebook": "launched from", "notebook_sha256": "launcher sha256 (file as saved)",
+               "function": "function"}
 
 
 def to_html(data: dict[str, Any]) -> str:
@@ -78,7 +105,10 @@ collapse;width:100%}}code{{font-size:85%}}</style></head><body>
     f"Not the champion (champion: v{esc(data['current_champion'])})."}</p>
 <h2>Approval</h2>{table(approval)}
 <h2>Gates</h2><table>{gates or '<tr><td>none recorded</td></tr>'}</table>
-<h2>What trained it</h2>{table({**evidence, 'source': data.get('source')})}
+<h2>Code</h2>{table({CODE_LABELS[k]: v for k, v in (data.get('code') or {}).items()
+                     if v is not None})}
+<h2>What trained it</h2>{table({**{k: v for k, v in evidence.items() if k not in CODE_LABELS},
+                                'model': data.get('source')})}
 <h2>Data</h2>{table({d.get('name'): f"digest {d.get('digest')} from {d.get('source')}"
                      for d in datasets})}
 <h2>Parameters</h2>{table(data.get('params', {}))}

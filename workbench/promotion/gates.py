@@ -34,16 +34,29 @@ def metric_gate(requirement: Requirement, metrics: Mapping[str, float]) -> GateR
 
 
 def champion_gate(metric: str, margin: float, mode: str, candidate: float | None,
-                  champion: float | None, champion_version: str | None) -> GateResult:
-    """The candidate must beat the current champion on `metric` by `margin` (no champion: pass)."""
+                  champion: float | None, champion_version: str | None, *,
+                  basis: str = "logged metrics", data: Mapping[str, Any] | None = None,
+                  note: str = "") -> GateResult:
+    """The candidate must beat the current champion on `metric` by `margin` (no champion: pass).
+
+    `basis`: "logged metrics" (each run's own logged value) or "re-scored SCORE" (both models
+    scored on `data`: its source, digest, rows); `note` says why logged metrics were used."""
     name = f"beats champion on {metric} by {margin:g}"
     inputs = {"metric": metric, "margin": margin, "mode": mode, "candidate": candidate,
-              "champion": champion, "champion_version": champion_version}
+              "champion": champion, "champion_version": champion_version, "basis": basis,
+              "data": dict(data) if data else None, "note": note}
     if champion_version is None:
         return GateResult(name, True, "no champion yet", inputs)
     if candidate is None or champion is None:
         missing = "candidate" if candidate is None else f"champion v{champion_version}"
-        return GateResult(name, False, f"the {missing} has no metric {metric}", inputs)
+        return GateResult(name, False, f"the {missing} has no metric {metric}"
+                                       + (f" ({note})" if note else ""), inputs)
     better = candidate >= champion + margin if mode == "max" else candidate <= champion - margin
-    return GateResult(name, better, f"{candidate:.6g} vs champion v{champion_version} "
-                                    f"{champion:.6g}", inputs)
+    compared = f"{candidate:.6g} vs champion v{champion_version} {champion:.6g}"
+    if data:
+        where = str(data.get("source", "")).rstrip("/").rsplit("/", 1)[-1]
+        detail = (f"{basis.removeprefix('re-scored ')} {compared}, both scored on {where} "
+                  f"({data.get('rows', 0):,} rows, digest {data.get('digest')})")
+    else:
+        detail = f"{compared} as logged" + (f" ({note})" if note else "")
+    return GateResult(name, better, detail, inputs)

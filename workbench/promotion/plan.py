@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ConfigError
-from workbench.gate_syntax import Requirement, parse_beat, parse_requirement
+from workbench.gate_syntax import Requirement, parse_requirement
+from workbench.metric_names import DIRECTIONS, SUPPORTED, direction, score_name
 from workbench.promotion import registry
 from workbench.promotion.gates import GateResult, champion_gate, metric_gate
 
@@ -19,31 +20,52 @@ if TYPE_CHECKING:
     from workbench.pipelines.spec import PipelineSpec
 
 
+@dataclass(frozen=True)
+class Beat:
+    """A beat-champion gate: the metric, the margin, which way is better, where it was asked
+    for, and (from a spec) the evaluation data both models are scored on and its target."""
+
+    metric: str
+    margin: float
+    mode: str
+    source: str
+    data: Path | None = None
+    target: str | None = None
+
+
 @dataclass
 class GatePlan:
     """Which gates to evaluate, and where each was asked for (a flag or a spec file)."""
 
     metrics: list[tuple[Requirement, str]] = field(default_factory=list)
-    beats: list[tuple[str, float, str, str]] = field(default_factory=list)  # metric, margin, mode
+    beats: list[Beat] = field(default_factory=list)
     data: dict[str, str] = field(default_factory=dict)  # "validation"/"drift" -> source
+    target: str | None = None  # the spec's target: scored on, never a drift feature
+    drift_columns: list[str] | None = None  # the spec's drift.columns / drift.exclude
+    drift_exclude: list[str] = field(default_factory=list)
 
     @classmethod
     def from_flags(cls, require: Sequence[str], beat: str | None, margin: float, mode: str,
                    *, data: bool) -> GatePlan:
-        return cls([(parse_requirement(r), "flag") for r in require],
-                   [(beat, margin, mode, "flag")] if beat else [],
+        # a metric workbench knows (rmse, auc, ...) is judged its own way round
+        beats = [Beat(beat, margin, direction(beat) or mode, "flag")] if beat else []
+        return cls([(parse_requirement(r), "flag") for r in require], beats,
                    {"validation": "flag", "drift": "flag"} if data else {})
 
     @classmethod
     def from_spec(cls, path: Path, spec: PipelineSpec, root: Path) -> GatePlan:
         source = str(path.relative_to(root))
-        plan = cls()
+        plan = cls(target=spec.target)
+        if spec.drift is not None:
+            plan.drift_columns, plan.drift_exclude = spec.drift.columns, spec.drift.exclude
         for gate in spec.gates:
             if gate.metric:
                 plan.metrics.append((parse_requirement(gate.metric), source))
-            if gate.beat_champion:
-                metric, margin = parse_beat(gate.beat_champion)
-                plan.beats.append((metric, margin, gate.mode, source))
+            beat = gate.beat()
+            if beat is not None:
+                plan.beats.append(Beat(beat.metric, beat.by, str(beat.mode), source,
+                                       (root / beat.data).resolve() if beat.data else None,
+                                       beat.target))
             for kind in ("validation", "drift"):
                 if getattr(gate, kind):
                     plan.data[kind] = source
@@ -51,7 +73,9 @@ class GatePlan:
 
     def merge(self, other: GatePlan) -> GatePlan:
         return GatePlan(self.metrics + other.metrics, self.beats + other.beats,
-                        {**other.data, **self.data})
+                        {**other.data, **self.data}, self.target or other.target,
+                        self.drift_columns if self.drift_columns is not None
+                        else other.drift_columns, self.drift_exclude + other.drift_exclude)
 
 
 def evaluate(client: MlflowClient, model: str, run: Any, plan: GatePlan, expected: str | None,
@@ -60,35 +84,52 @@ def evaluate(client: MlflowClient, model: str, run: Any, plan: GatePlan, expecte
         return GateResult(gate.gate, gate.passed, gate.detail, {**gate.inputs, "source": source})
 
     gates = [sourced(metric_gate(r, run.data.metrics), src) for r, src in plan.metrics]
-    for metric, margin, mode, src in plan.beats:
-        gates.append(sourced(_champion_gate(client, model, run, metric, margin, mode, expected),
-                             src))
+    for beat in plan.beats:
+        gates.append(sourced(_champion_gate(client, model, run, beat, expected, plan.target),
+                             beat.source))
     if plan.data:
         if production is None:
             asked = ", ".join(f"{k} ({v})" for k, v in plan.data.items())
             raise ConfigError(f"the gates {asked} need recent production data: pass "
                               "--production-data PATH or set drift.data in the pipeline spec")
         gates += [sourced(g, plan.data[kind])
-                  for kind, g in _data_gates(run, training, production, set(plan.data))]
+                  for kind, g in _data_gates(client, run, training, production, plan)]
     return gates
 
 
-def _champion_gate(client: MlflowClient, model: str, run: Any, metric: str, margin: float,
-                   mode: str, champion: str | None) -> GateResult:
-    champion_value = None
-    if champion is not None:
-        champion_run = registry.version_run(client, model, champion)
-        if champion_run:
-            champion_value = client.get_run(champion_run).data.metrics.get(metric)
-    return champion_gate(metric, margin, mode, run.data.metrics.get(metric), champion_value,
-                         champion)
+def _champion_gate(client: MlflowClient, model: str, run: Any, beat: Beat,
+                   champion: str | None, target: str | None) -> GateResult:
+    """Both models scored on the same evaluation data when there is some (see `evaluation`);
+    else each run's logged metric, recorded as such."""
+    from workbench.promotion import evaluation
+
+    logged = run.data.metrics.get(beat.metric)
+    if champion is None:
+        return champion_gate(beat.metric, beat.margin, beat.mode, logged, None, None)
+    score = score_name(beat.metric)
+    if beat.data is not None and score is None:
+        raise ConfigError(f"beat_champion {beat.metric} ({beat.source}) cannot be scored on "
+                          f"data: workbench computes {SUPPORTED}; name the metric after one of "
+                          "them (e.g. val_rmse), or drop data:")
+    data = evaluation.find(client, run, beat.data, beat.target or target, beat.source)
+    if data is not None and score is not None:
+        challenger = evaluation.score(registry.model_source(client, run)[0], data, score)
+        best = evaluation.score(registry.version_model_uri(model, champion), data, score)
+        return champion_gate(beat.metric, beat.margin, DIRECTIONS[score], challenger, best,
+                             champion, basis=f"re-scored {score}", data=data.describe())
+    note = evaluation.NO_DATA if data is None else \
+        f"{beat.metric} is not a score workbench computes ({SUPPORTED})"
+    champion_run = registry.version_run(client, model, champion)
+    kept = client.get_run(champion_run).data.metrics.get(beat.metric) if champion_run else None
+    return champion_gate(beat.metric, beat.margin, beat.mode, logged, kept, champion,
+                         note=note)
 
 
-def _data_gates(run: Any, training: Any, production: Any,
-                kinds: set[str]) -> list[tuple[str, GateResult]]:
-    from workbench.monitoring.api import drift
+def _data_gates(client: MlflowClient, run: Any, training: Any, production: Any,
+                plan: GatePlan) -> list[tuple[str, GateResult]]:
+    from workbench.monitoring.features import choose_features, feature_drift
     from workbench.monitoring.validation import validate
-    from workbench.tracking.datasets import checked_training_data
+    from workbench.tracking.datasets import checked_training_data, recorded_target
 
     training = training if training is not None else checked_training_data(run)
     if training is None:
@@ -97,17 +138,24 @@ def _data_gates(run: Any, training: Any, production: Any,
     source = {"training": str(training), "production": str(production)
               if not hasattr(production, "shape") else f"DataFrame {production.shape}"}
     gates = []
-    if "validation" in kinds:
+    if "validation" in plan.data:
         checked = validate(training, production)
         failed = [f"{c.name}[{c.column}]" if c.column else c.name for c in checked.failed]
         gates.append(("validation", GateResult(
             "data validation", checked.passed,
             "all checks pass" if checked.passed else f"failed: {', '.join(failed)}",
             {**source, "checks": len(checked.checks), "failed": failed})))
-    if "drift" in kinds:
-        result = drift(training, production)
+    if "drift" in plan.data:  # on the candidate model's features
+        uri = registry.model_source(client, run)[0]
+        choice = choose_features(training, production, model_inputs=registry.model_inputs(uri),
+                                 columns=plan.drift_columns, exclude=plan.drift_exclude,
+                                 target=plan.target or recorded_target(run),
+                                 model=f"the model of run {run.info.run_id}")
+        result = feature_drift(training, production, choice)
         gates.append(("drift", GateResult(
             "no data drift", not result.drifted, result.summary(),
             {**source, "share": result.share, "drift_share": result.drift_share,
-             "drifted_columns": result.drifted_columns, "engine": result.engine})))
+             "drifted_columns": result.drifted_columns, "engine": result.engine,
+             "columns": choice.columns, "columns_from": choice.basis,
+             "left_out": choice.left_out})))
     return gates

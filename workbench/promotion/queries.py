@@ -14,9 +14,9 @@ __all__ = ["HistoryCheck", "champion", "history", "models", "pending", "verify_h
 
 
 def _client() -> Any:
-    from workbench.tracking.store import tracking_client
+    from workbench.tracking.store import read_client
 
-    return tracking_client()
+    return read_client()  # these only read: the embedded store is read without MLflow
 
 
 def models() -> list[str]:

@@ -71,12 +71,14 @@ def set_champion(client: MlflowClient, model: str, version: str | None) -> None:
 
 
 def model_tags(client: MlflowClient, model: str) -> dict[str, str]:
-    from mlflow.exceptions import MlflowException
-
     try:
         return dict(client.get_registered_model(model).tags)
-    except MlflowException:
-        raise ConfigError(f"no registered model {model!r}; check the name") from None
+    except Exception as exc:
+        from mlflow.exceptions import MlflowException  # here: reads need no mlflow import
+
+        if isinstance(exc, MlflowException):
+            raise ConfigError(f"no registered model {model!r}; check the name") from None
+        raise
 
 
 def rollback_is_emergency(tags: Mapping[str, str]) -> bool:
@@ -455,3 +457,59 @@ def load_record(client: MlflowClient, run_id: str, model: str, version: str
 def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "message", "") or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+# --- models, to score them and read their inputs ---------------------------------------------
+
+def version_model_uri(model: str, version: str) -> str:
+    return f"models:/{model}/{version}"
+
+
+def load_model(uri: str) -> Any:
+    """The MLflow model at `uri` as a pyfunc (for predictions), from the configured store."""
+    import mlflow
+
+    with quiet_downloads():
+        try:
+            return mlflow.pyfunc.load_model(uri)
+        except Exception as exc:
+            raise ConfigError(f"cannot load the model {uri} to score it ({_first_line(exc)}); "
+                              "check that its flavor's packages are installed here") from None
+
+
+def model_inputs(uri: str) -> list[str] | None:
+    """The input columns of the model at `uri`: its signature's column names, else the feature
+    names workbench records beside a tensor signature; None when it names none. Reads only the
+    MLmodel file."""
+    import mlflow
+
+    with quiet_downloads():
+        try:
+            info = mlflow.models.get_model_info(uri)
+        except Exception as exc:
+            raise ConfigError(f"cannot read the model {uri} ({_first_line(exc)}); check the "
+                              "model's artifacts") from None
+    return inputs_of(info.signature, info.metadata)
+
+
+def inputs_of(signature: Any, metadata: Mapping[str, Any] | None) -> list[str] | None:
+    schema = signature.inputs if signature is not None else None
+    if schema is not None and not schema.is_tensor_spec() and schema.has_input_names():
+        return [str(n) for n in schema.input_names()]
+    names = (metadata or {}).get("feature_names")
+    return [str(n) for n in names] if names else None
+
+
+@contextlib.contextmanager
+def quiet_downloads() -> Iterator[None]:
+    """No MLflow progress bars on stderr while a model or a dataset downloads."""
+    bar = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    saved = os.environ.get(bar)
+    os.environ[bar] = "false"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(bar, None)
+        else:
+            os.environ[bar] = saved

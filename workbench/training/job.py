@@ -13,7 +13,14 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import JobCancelled, JobFailed
-from workbench.training.progress import ProgressBar, format_metrics, in_marimo, marimo_wait
+from workbench.training.progress import (
+    Bundle,
+    ProgressBar,
+    bar_html,
+    format_metrics,
+    in_marimo,
+    marimo_wait,
+)
 from workbench.training.runner import mark_cancelled, progress_topic
 
 if TYPE_CHECKING:
@@ -23,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TERMINAL = {"FINISHED", "FAILED", "KILLED"}
+FINAL_EVENT_WAIT_S = 2.0  # how long a finished job waits for its worker's last progress event
 
 
 def wait_all(futures: list[Future], timeout: float | None) -> bool:
@@ -83,9 +91,10 @@ class Job:
         self._job_key = job_key
         self._progress = _Progress()
         self._lock = threading.Lock()
+        self._final_event = threading.Event()  # the worker's last event (finished, failed, ...)
         self._on_done = on_done
-        self._bar = ProgressBar(name, enabled=show_progress)
         self._cancel_requested = False
+        self._bar = ProgressBar(name, enabled=show_progress, render=self._bundle)
         dask.subscribe_topic(progress_topic(job_key), self._on_event)
         futures[0].add_done_callback(self._finished)
         self._ranks: RankWatch | None = None
@@ -118,16 +127,31 @@ class Job:
 
     def result(self, timeout: float | None = None) -> RunResult:
         """Wait for the run; re-raises the train function's exception with its traceback."""
-        from distributed.scheduler import KilledWorker
-
         if in_marimo() and not self.done():
             marimo_wait(self._futures, self._describe, self._progress.total or 1, self.name)
         if self._ranks is not None:
             self._ranks.wait(timeout)
         try:
+            value = self._wait_value(timeout)
+        except BaseException:
+            if self.done():
+                self._show_final()  # a failed job's cell shows FAILED, not its last step
+            raise
+        self._show_final()
+        if value.get("model_error"):
+            log.warning("run %s: %s", self.run_id, value["model_error"])
+        return RunResult(value["run_id"], dict(value["metrics"]), value["model_uri"],
+                         value.get("model_error"))
+
+    def _wait_value(self, timeout: float | None) -> Any:
+        """What rank 0 returned; how it failed as one clear error."""
+        from distributed.scheduler import KilledWorker
+
+        try:
             value = self._futures[0].result(timeout=timeout)
             for other in self._futures[1:]:
                 other.result(timeout=timeout)
+            return value
         except KilledWorker as exc:
             raise JobFailed(f"run {self.run_id} failed: its worker died repeatedly ({exc}); "
                             "check the worker logs for out-of-memory kills") from None
@@ -137,10 +161,6 @@ class Job:
             raise JobFailed(f"run {self.run_id} was dropped by the cluster before it finished "
                             "(a worker failed or the client lost the scheduler); check the "
                             "worker logs and run it again") from None
-        if value.get("model_error"):
-            log.warning("run %s: %s", self.run_id, value["model_error"])
-        return RunResult(value["run_id"], dict(value["metrics"]), value["model_uri"],
-                         value.get("model_error"))
 
     def cancel(self, grace: float = CANCEL_GRACE_S) -> None:
         """Stop the run and mark it KILLED. The train function stops at its next ctx call."""
@@ -172,6 +192,8 @@ class Job:
             p.attempt = int(message.get("attempt", p.attempt))
             p.pid = message.get("pid", p.pid)
             snapshot = (p.step + 1, p.total, dict(p.metrics), p.state)
+        if snapshot[3] in ("finished", "failed", "killed"):
+            self._final_event.set()
         self._bar.update(*snapshot)
 
     def _finished(self, future: Future) -> None:
@@ -209,15 +231,52 @@ class Job:
         return p.step + 1, format_metrics(p.metrics)
 
     # -- display ------------------------------------------------------------------------------
+    def _show_final(self) -> None:
+        """Publish the finished state from the waiting thread: a notebook runner (papermill)
+        records only outputs that arrive while a cell runs, and the worker's last event may
+        still be on its way when the result is."""
+        self._final_event.wait(FINAL_EVENT_WAIT_S)  # so progress() agrees with the result
+        if self._bar.live is not None:
+            with contextlib.suppress(Exception):
+                self._bar.live.refresh_now()
+
+    def _bundle(self) -> Bundle:
+        p = self.progress()
+        status, done, total = self.status(), p["step"] + 1, p["total"]
+        count = f"{done}/{total}" if total else str(done)
+        metrics = format_metrics(p["metrics"])
+        return {
+            "text/plain": f"Job {self.name} run {self.run_id}: {status}, step {count} {metrics}"
+                          .rstrip(),
+            "text/html": f"<b>Job</b> {html.escape(self.name)} &middot; run "
+                         f"<code>{html.escape(self.run_id)}</code> &middot; <b>{status}</b> "
+                         f"&middot; step {count} {bar_html(done, total)} "
+                         f"{html.escape(metrics)}",
+        }
+
     def __repr__(self) -> str:
         return f"<Job {self.name} run_id={self.run_id} status={self.status()}>"
 
     def _repr_html_(self) -> str:
-        p = self.progress()
-        return (f"<b>Job</b> {html.escape(self.name)} &middot; run <code>{self.run_id}</code> "
-                f"&middot; {self.status()} &middot; step {p['step'] + 1}"
-                f"{'/' + str(p['total']) if p['total'] else ''} "
-                f"{html.escape(format_metrics(p['metrics']))}")
+        return self._bundle()["text/html"]
+
+    def _ipython_display_(self) -> None:
+        # Jupyter: the job's live output. In the cell that started the job it is already
+        # shown (the progress display), so `job` as the cell's last line adds nothing.
+        if self._bar.live is not None:
+            self._bar.live.show()
+            return
+        from IPython.display import display
+
+        display(self._bundle(), raw=True)
+
+    def _display_(self) -> Any:
+        # marimo cannot update an output from a background thread: a snapshot, and where to
+        # follow it live
+        import marimo as mo
+
+        follow = "" if self.done() else " &middot; <code>job.result()</code> follows it live"
+        return mo.Html(self._repr_html_() + follow)
 
 
 class Sweep:
@@ -269,6 +328,9 @@ class Sweep:
         if not self._ended.wait(remaining):
             raise TimeoutError(f"sweep {self.parent_run_id}: the best model was not exported "
                                f"within {timeout}s")
+        if self._bar.live is not None:  # the final count, from the waiting cell (papermill)
+            with contextlib.suppress(Exception):
+                self._bar.live.refresh_now()
         if not results and errors:
             raise errors[0]
         exported = self._exported
@@ -438,7 +500,9 @@ class RankWatch:
             self._done.set()
 
     def _dead_rank(self) -> tuple[int, str] | None:
-        alive = set(self._job._dask.scheduler_info(n_workers=-1)["workers"])
+        from workbench.dask_cluster import live_workers
+
+        alive = set(live_workers(self._job._dask))
         for rank, (future, address) in enumerate(zip(self._job._futures, self._workers,
                                                      strict=False)):
             if (not future.done() or future.status == "error") and address not in alive:

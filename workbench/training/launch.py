@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.config import require_shared_store, seconds_from_env
 from workbench.errors import ConfigError
+from workbench.project import import_project_module
 from workbench.training import space as spaces
 from workbench.training.job import Job, Sweep
 from workbench.training.runner import TrialSpec, run_trial, without_model
@@ -135,6 +136,8 @@ class _Plan:
              seed: int | None) -> _Plan:
         from workbench.data import inspect, require_columns
 
+        if isinstance(fn, str) and fn.count(":") == 1:  # the project's module, found from here
+            import_project_module(fn.split(":")[0])
         resolved = resolve_function(fn)
         name = function_name(fn)
         spec_obj = spec_of(resolved)
@@ -148,8 +151,22 @@ class _Plan:
         if seed is None:
             seed = int(checked["seed"]) if isinstance(checked.get("seed"), int) else \
                 random.SystemRandom().randrange(2**31)
-        return cls(fn if isinstance(fn, str) else resolved, checked, data, source, seed,
-                   spec_obj, name)
+        return cls(_shipped(fn, resolved), checked, data, source, seed, spec_obj, name)
+
+
+def _shipped(fn: TrainFn, resolved: Callable[..., Any]) -> TrainFn:
+    """What travels to the workers. Local workers have the project on their sys.path (see
+    dask_cluster), so a "module:function" string is imported there, fresh from the file. A
+    WORKBENCH_SCHEDULER cluster's workers may not have the project's files: functions of the
+    project's modules go by value (cloudpickle), per submit, so no module is installed on a
+    shared cluster where it could shadow another user's file of the same name or go stale."""
+    from workbench.config import settings
+    from workbench.project import ByValue, project_modules
+
+    if settings().scheduler is None:
+        return fn
+    modules = project_modules()
+    return ByValue(resolved, modules) if modules else fn
 
 
 def _check_picklable(fn: Callable[..., Any], name: str) -> None:
@@ -178,7 +195,9 @@ def _dask() -> Client:
 
 
 def _check_world(dask: Client, workers: int) -> None:
-    have = len(dask.scheduler_info(n_workers=-1)["workers"])
+    from workbench.dask_cluster import live_workers
+
+    have = len(live_workers(dask))
     if have < workers:
         raise ConfigError(f"workers={workers} needs {workers} dask workers but the cluster has "
                           f"{have}; lower workers or add workers to the cluster")
@@ -191,7 +210,7 @@ def _create_run(tracking: MlflowClient, experiment_id: str, run_name: str | None
     from workbench.tracking.store import log_params
 
     if plan.tags is None:  # git and notebook lookups once per launch, not once per trial
-        plan.tags = {**run_tags(plan.seed), "workbench.function": plan.name}
+        plan.tags = {**run_tags(plan.seed, plan.fn), "workbench.function": plan.name}
     tags = {**plan.tags, **(extra_tags or {})}
     run = tracking.create_run(experiment_id, run_name=run_name, tags=tags)
     run_id = str(run.info.run_id)
@@ -271,7 +290,9 @@ def _start_timeout() -> float:
 def _submit_ranks(dask: Client, spec: TrialSpec, payload: Any, workers: int,
                   resources: Mapping[str, float] | None) -> tuple[list[Any], list[str]]:
     """One task per rank, each pinned to its own worker, meeting at rank 0's host."""
-    addresses = sorted(dask.scheduler_info(n_workers=-1)["workers"])[:workers]
+    from workbench.dask_cluster import live_workers
+
+    addresses = sorted(live_workers(dask))[:workers]
     port = dask.run(_free_port, workers=[addresses[0]])[addresses[0]]
     host = addresses[0].split("://")[-1].rsplit(":", 1)[0]
     futures = []

@@ -257,7 +257,10 @@ def _record_error(client: Any, run_id: str, exc: BaseException) -> None:
     try:
         text = "".join(traceback.format_exception(exc))
         client.log_text(run_id, text, "error/traceback.txt")
-        client.set_tag(run_id, "workbench.error", f"{type(exc).__name__}: {exc}"[:500])
+        # The client's rank watch may already have named the cause (a peer's worker died):
+        # a rank failing in its next collective must not replace that with gloo's message.
+        if "workbench.error" not in client.get_run(run_id).data.tags:
+            client.set_tag(run_id, "workbench.error", f"{type(exc).__name__}: {exc}"[:500])
     except Exception:
         log.warning("could not record the error of run %s", run_id, exc_info=True)
 
