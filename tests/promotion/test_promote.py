@@ -304,3 +304,15 @@ def test_a_request_can_be_declined_once_and_then_not_approved(tracking: MlflowCl
     assert [e["action"] for e in wb.history("loan")] == ["promoted", "requested", "declined"]
     assert workbench("history", "loan", "--verify", home=wb_home).returncode == 0
     assert "pending" not in workbench("history", "loan", home=wb_home).stdout
+
+
+def test_a_prompt_of_that_name_is_refused_and_left_alone(tracking: MlflowClient) -> None:
+    """Registry writes skip MLflow's per-write prompt check (a whole-model read each): the one
+    read each write path makes must still refuse a prompt's name, touching nothing."""
+    mlflow.genai.register_prompt(name="greeting", template="Hello {{name}}")
+    before = mlflow.genai.load_prompt("prompts:/greeting/1")
+    with pytest.raises(ConfigError, match="no registered model 'greeting'"):
+        wb.promote("greeting", run_id=trained(0.8), approver="ana", reason="not a model")
+    after = mlflow.genai.load_prompt("prompts:/greeting/1")
+    assert (after.template, after.tags) == (before.template, before.tags)
+    assert not tracking.search_model_versions("name = 'greeting'")

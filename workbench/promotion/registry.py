@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.errors import ConfigError, PromotionConflict, WorkbenchError
 from workbench.promotion import ledger
 from workbench.tracking import leases
+from workbench.tracking.store import registry_writes
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -64,10 +65,11 @@ def champion_version(client: MlflowClient, model: str) -> str | None:
 
 
 def set_champion(client: MlflowClient, model: str, version: str | None) -> None:
+    writes = registry_writes(client)
     if version is None:
-        client.delete_registered_model_alias(model, CHAMPION)
+        writes.delete_registered_model_alias(model, CHAMPION)
     else:
-        client.set_registered_model_alias(model, CHAMPION, version)
+        writes.set_registered_model_alias(model, CHAMPION, version)
 
 
 def model_tags(client: MlflowClient, model: str) -> dict[str, str]:
@@ -290,19 +292,20 @@ def append_history(client: MlflowClient, model: str, event: Mapping[str, Any],
     if len(value) > TAG_LIMIT:  # many small fields: cannot happen with workbench's events
         raise ConfigError(f"history entry of {model} too large ({len(value)} characters)")
     key = f"{HISTORY_TAG}{entry['seq']:06d}"
-    client.set_registered_model_tag(model, key, value)
+    writes = registry_writes(client)
+    writes.set_registered_model_tag(model, key, value)
     anchor = json.dumps({"seq": entry["seq"], "hash": entry["hash"]})
     try:
         if champion is not None:
-            client.set_model_version_tag(model, champion, HEAD_TAG, anchor)
-        client.set_registered_model_tag(model, HEAD_TAG, anchor)
+            writes.set_model_version_tag(model, champion, HEAD_TAG, anchor)
+        writes.set_registered_model_tag(model, HEAD_TAG, anchor)
     except BaseException:  # back to the history as it was: no entry beyond its head
         with contextlib.suppress(Exception):
-            client.delete_registered_model_tag(model, key)
+            writes.delete_registered_model_tag(model, key)
             if champion is not None:
-                client.delete_model_version_tag(model, champion, HEAD_TAG)
+                writes.delete_model_version_tag(model, champion, HEAD_TAG)
             if HEAD_TAG in tail.tags:
-                client.set_registered_model_tag(model, HEAD_TAG, tail.tags[HEAD_TAG])
+                writes.set_registered_model_tag(model, HEAD_TAG, tail.tags[HEAD_TAG])
         raise
     tail.entries.append(ledger.expand(entry, texts))
     tail.tags[HEAD_TAG] = anchor
@@ -340,7 +343,7 @@ def _ledger_run(client: MlflowClient, model: str, tags: Mapping[str, str]) -> st
     run = client.create_run(experiment, run_name=f"history of {model}",
                             tags={leases.KIND_TAG: "ledger", "workbench.ledger.model": model})
     client.set_terminated(run.info.run_id)
-    client.set_registered_model_tag(model, LEDGER_RUN_TAG, run.info.run_id)
+    registry_writes(client).set_registered_model_tag(model, LEDGER_RUN_TAG, run.info.run_id)
     return str(run.info.run_id)
 
 
@@ -423,8 +426,9 @@ def version_run(client: MlflowClient, model: str, version: str) -> str | None:
 
 def set_version_tags(client: MlflowClient, model: str, version: str,
                      tags: Mapping[str, str]) -> None:
+    writes = registry_writes(client)
     for key, value in tags.items():
-        client.set_model_version_tag(model, version, key, fit_tag(value))
+        writes.set_model_version_tag(model, version, key, fit_tag(value))
 
 
 def fit_tag(value: str, limit: int = TAG_LIMIT) -> str:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from workbench.errors import WorkbenchError
+from workbench.tracking.store import registry_writes
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -72,7 +73,8 @@ class Lease:
             self.lost = True
             return False
         self._beats += 1
-        self.client.update_registered_model(self.name, description=f"heartbeat {self._beats}")
+        registry_writes(self.client).update_registered_model(
+            self.name, description=f"heartbeat {self._beats}")
         return True
 
     def still_ours(self) -> bool:
@@ -83,8 +85,9 @@ class Lease:
         return not self.lost
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
+        writes = registry_writes(self.client)
         for key, value in tags.items():
-            self.client.set_registered_model_tag(self.name, key, value)
+            writes.set_registered_model_tag(self.name, key, value)
 
     @contextlib.contextmanager
     def heartbeat(self, interval_s: float) -> Iterator[Lease]:
@@ -113,19 +116,19 @@ class Lease:
         if _token(self.client, self.name) != self.token:  # no age needed: skip the clock
             self.lost = True
             return False
-        self.client.delete_registered_model(self.name)
+        registry_writes(self.client).delete_registered_model(self.name)
         return True
 
 
 def store_now_ms(client: MlflowClient) -> int:
     """The store's current time, read from a stamp it makes now."""
     try:
-        stamped = client.update_registered_model(CLOCK, description="clock")
+        stamped = registry_writes(client).update_registered_model(CLOCK, description="clock")
     except Exception as exc:
         if not _missing(exc):
             raise
         _create(client, CLOCK, {KIND_TAG: "clock"})
-        stamped = client.update_registered_model(CLOCK, description="clock")
+        stamped = registry_writes(client).update_registered_model(CLOCK, description="clock")
     return int(stamped.last_updated_timestamp)
 
 
@@ -147,8 +150,8 @@ def claim(client: MlflowClient, name: str, *, kind: str,
     token = secrets.token_hex(16)
     tags = {KIND_TAG: kind, TOKEN_TAG: token, "workbench.lease.holder": _holder(),
             **(meta or {})}
-    if not _create(client, name, tags):
-        return None
+    if not _create(client, name, tags) and _token(client, name) != token:
+        return None  # (our token there: a REST client retried a create that had gone through)
     return Lease(client, name, token)
 
 
@@ -164,8 +167,9 @@ def take_over(client: MlflowClient, name: str, *, stale_token: str,
             return None
         tags = {TOKEN_TAG: token, "workbench.lease.holder": _holder(),
                 "workbench.lease.took_over": stale_token, **(meta or {})}
+        writes = registry_writes(client)
         for key, value in tags.items():
-            client.set_registered_model_tag(name, key, value)
+            writes.set_registered_model_tag(name, key, value)
         lease = Lease(client, name, token)
         lease.beat()
         return lease
@@ -226,7 +230,7 @@ def force_release(client: MlflowClient, name: str) -> LeaseInfo | None:
     if info is None:
         return None
     with contextlib.suppress(Exception):
-        client.delete_registered_model(name)
+        registry_writes(client).delete_registered_model(name)
     return info
 
 
@@ -251,7 +255,7 @@ def _with_marker(client: MlflowClient, name: str, token: str, action: Callable[[
         return action()
     finally:
         with contextlib.suppress(Exception):
-            client.delete_registered_model(marker)
+            registry_writes(client).delete_registered_model(marker)
 
 
 def _create(client: MlflowClient, name: str, tags: Mapping[str, str]) -> bool:

@@ -79,6 +79,16 @@ def tracking_client(tracking_uri: str | None = None) -> MlflowClient:
     return _client(uri)
 
 
+def registry_writes(client: MlflowClient) -> Any:
+    """Where registry and lease writes go: MLflow's registry client. MlflowClient's own write
+    methods first load the whole model (every tag: the history is tags) to refuse prompts,
+    a ~20 ms read before each of a promotion's many small writes; workbench reads each model
+    once per write path, and that read (`get_registered_model`) already hides prompts.
+    Falls back to the client where the private accessor is gone (constraints.txt pins it)."""
+    registry = getattr(client, "_get_registry_client", None)
+    return registry() if callable(registry) else client
+
+
 def read_client(tracking_uri: str | None = None) -> MlflowClient:
     """A client for code that only reads: on the embedded store, one that answers the common
     reads from the SQLite file opened read-only, without importing MLflow or checking its
