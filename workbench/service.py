@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
@@ -63,6 +64,20 @@ def stop(child: subprocess.Popen[bytes], grace_s: float = 30.0) -> int:
         except subprocess.TimeoutExpired:
             child.kill()
     return child.wait()
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """Ctrl-C or SIGTERM sets `stop`, which a service's loop notices between store calls: an
+    exception raised mid-call could leave an SQLite read open, and the writes that end the
+    running slots would then meet "database is locked". A second signal interrupts at once."""
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
 
 
 def sigterm_as_interrupt() -> None:

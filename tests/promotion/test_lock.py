@@ -43,7 +43,8 @@ def test_racing_promotions_have_one_winner(store: Store) -> None:
     time.sleep(4)  # imported and waiting at the gate
     release(gate)
     results = [finish(p) for p in racers]
-    assert all(code == 0 for code, _, _ in results), results
+    assert all(code == 0 for code, _, _ in results), "\n---\n".join(
+        f"exit {code}\n{out}\n{err}" for code, out, err in results)
     outs = [out.strip() for _, out, _ in results]
     winners = [o for o in outs if o.startswith("won")]
     assert len(winners) == 1, outs

@@ -136,15 +136,16 @@ def scheduler(once: bool, interval: float, heartbeat: float | None,
     the tracking store; a slot whose scheduler died is taken over."""
 
     from workbench.pipelines.schedule import Scheduler
-    from workbench.service import sigterm_as_interrupt
 
     service = Scheduler(project_root(), heartbeat_s=heartbeat, stale_s=stale_after)
-    sigterm_as_interrupt()  # a service manager's stop: running slots end interrupted, due again
+    service.stop_on_signals()  # a service manager's stop: running slots end interrupted, due again
     if once:
         try:
             started = service.tick(wait=True)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # a second Ctrl-C
             service.shutdown()
+            started = []
+        if service.stopping:
             _interrupted(KeyboardInterrupt("scheduler stopped; its slots are due again"))
         failed = []
         for name, slot in started:

@@ -103,6 +103,8 @@ class Scheduler:
         book = SlotBook(tracking_client())
         started = []
         for path in sorted((self.root / PIPELINES_DIR).glob("*.yaml")):
+            if self._stop.is_set():
+                break  # stopping: start nothing more
             try:
                 spec = load_spec(path)
             except ConfigError as exc:
@@ -122,9 +124,20 @@ class Scheduler:
         for thread in list(self._threads.values()):
             thread.join()
 
+    @property
+    def stopping(self) -> bool:
+        """`shutdown()` was called, or a signal asked for it (`stop_on_signals`)."""
+        return self._stop.is_set()
+
+    def stop_on_signals(self) -> None:
+        """Ctrl-C and SIGTERM stop this scheduler between store calls (see workbench.service)."""
+        from workbench.service import stop_on_signals
+
+        stop_on_signals(self._stop)
+
     def serve(self, interval_s: float = 30.0, stop: Callable[[], bool] = lambda: False) -> None:
         try:
-            while not stop():
+            while not stop() and not self._stop.is_set():
                 try:
                     self.tick()
                 except Exception as exc:  # the store hiccupped: the next tick tries again
