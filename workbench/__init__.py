@@ -47,6 +47,7 @@ _EXPORTS = {
     "models": "workbench.promotion.queries",
     "champion": "workbench.promotion.queries",
     "pending": "workbench.promotion.queries",
+    "rollback_target": "workbench.promotion.queries",
     "verify_history": "workbench.promotion.queries",
     "HistoryCheck": "workbench.promotion.queries",
     "PromotionRecord": "workbench.promotion.promote",
@@ -100,6 +101,7 @@ __all__ = [
     "promote",
     "randint",
     "rollback",
+    "rollback_target",
     "run_detail",
     "search_runs",
     "settings",
@@ -137,6 +139,7 @@ if TYPE_CHECKING:
         history,
         models,
         pending,
+        rollback_target,
         verify_history,
     )
     from workbench.promotion.rollback import rollback, unlock

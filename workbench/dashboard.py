@@ -9,23 +9,24 @@ import json
 import secrets
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from workbench.errors import ConfigError
 from workbench.project import python_path
 from workbench.service import serve
 
-APPS = ("runs", "promotion")  # served at /<name>; panel's index at / lists them
+APPS = ("index", "runs", "promotion")  # served at /<name>; `index` also at /
 
 
 def dashboard(root: Path, *, port: int = 5006, address: str = "127.0.0.1",
-              basic_auth: str | None = None, cookie_secret: str | None = None,
+              basic_auth: str | Sequence[str] | None = None, cookie_secret: str | None = None,
               with_scheduler: bool = False, say: Callable[[str], None] = print) -> int:
     """Serve the dashboards until stopped; returns panel's exit code.
 
-    Every route needs a login: `basic_auth` is `USER:PASSWORD`; without it a password is
-    generated for the user `workbench` and printed, as Jupyter prints its token.
+    Every route needs a login: `basic_auth` is `USER:PASSWORD`, or several (one per person:
+    four-eyes compares logins); without it a password is generated for the user `workbench`
+    and printed, as Jupyter prints its token.
     """
     if importlib.util.find_spec("panel") is None:
         raise ConfigError("Panel is not installed: pip install 'workbench[dashboard]'")
@@ -35,16 +36,20 @@ def dashboard(root: Path, *, port: int = 5006, address: str = "127.0.0.1",
     if missing:
         raise ConfigError(f"dashboard apps not found ({', '.join(missing)}); reinstall "
                           "workbench (`pip install .`), which ships them as workbench_apps")
-    user, password = _credentials(basic_auth)
+    users = _credentials(basic_auth)
     with tempfile.TemporaryDirectory(prefix="wb-dashboard-") as scratch:
         credentials = Path(scratch) / "users.json"
-        credentials.write_text(json.dumps({user: password}))
+        credentials.write_text(json.dumps(users))
         credentials.chmod(0o600)
         command = [sys.executable, "-m", "panel", "serve", *map(str, scripts),
                    "--address", address, "--port", str(port),
                    "--allow-websocket-origin", f"{address}:{port}",
-                   "--basic-auth", str(credentials)]
-        if basic_auth is None:
+                   "--basic-auth", str(credentials), "--index", "index",
+                   # our pages: Panel's load their logo from a CDN (broken offline)
+                   "--basic-login-template", str(folder / "pages" / "login.html"),
+                   "--logout-template", str(folder / "pages" / "logout.html")]
+        if not basic_auth:
+            [(user, password)] = users.items()
             say(f"dashboard: http://{address}:{port}/  user {user}  password {password}")
         # JS and CSS from this server, not a CDN: works offline, tells no third party
         # the cookie secret goes in the environment: any local user can read a command line
@@ -62,10 +67,17 @@ def apps_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _credentials(basic_auth: str | None) -> tuple[str, str]:
-    if basic_auth is None:
-        return "workbench", secrets.token_urlsafe(12)
-    user, sep, password = basic_auth.partition(":")
-    if not sep or not user or not password:
-        raise ConfigError("--basic-auth takes USER:PASSWORD, e.g. --basic-auth ana:s3cret")
-    return user, password
+def _credentials(basic_auth: str | Sequence[str] | None) -> dict[str, str]:
+    """{user: password}: each USER:PASSWORD given, else `workbench` with a new password."""
+    if not basic_auth:
+        return {"workbench": secrets.token_urlsafe(12)}
+    users: dict[str, str] = {}
+    for pair in [basic_auth] if isinstance(basic_auth, str) else basic_auth:
+        user, sep, password = pair.partition(":")
+        if not sep or not user or not password:
+            raise ConfigError("--basic-auth takes USER:PASSWORD, e.g. --basic-auth ana:s3cret "
+                              "(repeat it for more people)")
+        if user in users:
+            raise ConfigError(f"--basic-auth names {user!r} twice; give each person once")
+        users[user] = password
+    return users

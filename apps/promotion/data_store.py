@@ -1,12 +1,25 @@
-"""What the promotion dashboard shows, read through the workbench API (no panel here)."""
+"""What the promotion dashboard shows and does, through the workbench API (no panel here).
+
+Every decision is taken as the logged-in user, passed both as the approver and as the
+authenticated identity: four-eyes then compares logins, never a typed name.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 import workbench as wb
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an action did, as the page says it: `ok`, and one line."""
+
+    ok: bool
+    message: str
 
 
 def models() -> list[str]:
@@ -15,12 +28,51 @@ def models() -> list[str]:
 
 
 def summary(model: str) -> dict[str, Any]:
-    """Champion, pending requests and the history (newest first) of one model."""
+    """Champion, pending requests, the version a rollback would return to, and the history
+    (newest first) of one model; the history is read once."""
     entries = wb.history(model)
     check = wb.verify_history(model)
-    return {"champion": wb.champion(model),
-            "pending": wb.pending(model), "history_ok": check.ok, "history_check": check.why,
+    return {"champion": wb.champion(model), "pending": wb.pending(model, entries),
+            "rollback_to": wb.rollback_target(model, entries),
+            "history_ok": check.ok, "history_check": check.why,
             "history": history_frame(entries)}
+
+
+def decide(request_id: str, decision: str, *, user: str | None, reason: str) -> Outcome:
+    """Approve or decline pending request `request_id` ("MODEL/SEQ") as `user`."""
+    refused = _refuse(user, reason)
+    if refused:
+        return refused
+    assert user is not None
+    try:
+        if decision == "approve":
+            record = wb.approve(request_id, approver=user, reason=reason,
+                                authenticated_user=user)
+            return Outcome(True, f"approved {request_id}: {record.model} v{record.version} is "
+                                 "the champion")
+        if decision == "decline":
+            wb.decline(request_id, approver=user, reason=reason, authenticated_user=user)
+            return Outcome(True, f"declined {request_id}")
+    except wb.WorkbenchError as exc:
+        return Outcome(False, _first_line(exc))
+    raise ValueError(f"decision is approve or decline, not {decision!r}")
+
+
+def roll_back(model: str, to_version: str, *, user: str | None, reason: str) -> Outcome:
+    """Move `model`'s champion back to `to_version` as `user` (a request under four-eyes)."""
+    refused = _refuse(user, reason)
+    if refused:
+        return refused
+    assert user is not None
+    try:
+        entry = wb.rollback(model, approver=user, reason=reason, to_version=to_version,
+                            authenticated_user=user)
+    except wb.WorkbenchError as exc:
+        return Outcome(False, _first_line(exc))
+    if entry.get("action") == "requested":
+        return Outcome(True, f"rollback to v{to_version} requested as {entry['request_id']}: "
+                             "another person approves it")
+    return Outcome(True, f"rolled back: {model} v{to_version} is the champion")
 
 
 def history_frame(entries: list[dict[str, Any]]) -> pd.DataFrame:
@@ -33,3 +85,17 @@ def history_frame(entries: list[dict[str, Any]]) -> pd.DataFrame:
                                 for g in e.get("gates", []))}
             for e in reversed(entries)]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _refuse(user: str | None, reason: str) -> Outcome | None:
+    if not user:
+        return Outcome(False, "no logged-in user: log in again, decisions are recorded with "
+                              "the login")
+    if not reason.strip():
+        return Outcome(False, "write a reason first: the history records why")
+    return None
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

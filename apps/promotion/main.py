@@ -1,33 +1,82 @@
-"""The promotion dashboard: pick a model, see its champion, pending requests and history.
+"""The promotion dashboard: pick a model, see its champion, pending requests and history, and
+decide: approve or decline a request, roll the champion back, as the logged-in user.
 
 Served by `workbench dashboard` at /promotion (`panel serve apps/promotion`: a directory app).
+Store calls run in a thread (`asyncio.to_thread`): the server's event loop never waits on them.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 import panel as pn
 
 from workbench_apps.promotion import data_store, views
 
 
-def create_app() -> pn.template.BaseTemplate:
-    names = data_store.models()
-    choice = pn.widgets.Select(name="Model", options=names, value=names[0] if names else None)
-    refresh = pn.widgets.Button(name="Refresh", button_type="primary")
+class PromotionPage:
+    """One browser session's page; `actions` False for a read-only view (inline, no login)."""
 
-    @pn.depends(choice, refresh.param.clicks)
-    def body(model: str | None, _clicks: int) -> pn.viewable.Viewable:
+    def __init__(self, *, actions: bool = True) -> None:
+        self.actions = actions
+        names = data_store.models()
+        self.choice = pn.widgets.Select(name="Model", options=names,
+                                        value=names[0] if names else None)
+        self.refresh_button = pn.widgets.Button(name="Refresh", button_type="primary")
+        self.banner = pn.pane.HTML("", sizing_mode="stretch_width", name="banner")
+        self.body = pn.Column(sizing_mode="stretch_width")
+        # async callbacks: Panel awaits them on the session's loop, holding its document
+        self.choice.param.watch(self.refresh, "value")
+        self.refresh_button.on_click(self.refresh)
+
+    async def refresh(self, _: object = None) -> None:
+        model = self.choice.value
         if not model:
-            return pn.pane.Markdown("No registered models yet: promote one with "
-                                    "`workbench promote MODEL --run RUN_ID ...`.")
-        data = data_store.summary(model)
-        return pn.Column(views.champion_card(model, data), views.pending_view(model, data),
-                         views.history_table(data), sizing_mode="stretch_width")
+            self.body.objects = [pn.pane.HTML(
+                "<p>No registered models yet: promote one with <code>workbench promote MODEL "
+                "--run RUN_ID --approver WHO --reason WHY</code>.</p>")]
+            return
+        data = await asyncio.to_thread(data_store.summary, model)
+        decide = self.decide if self.actions else None
+        roll_back = self.roll_back if self.actions else None
+        self.body.objects = [views.champion_card(model, data, roll_back),
+                             views.pending_view(model, data, decide), views.history_table(data)]
 
+    async def decide(self, request_id: str, decision: str, reason: str) -> bool:
+        outcome = await asyncio.to_thread(data_store.decide, request_id, decision,
+                                          user=pn.state.user, reason=reason)
+        if outcome.ok:
+            await self.refresh()  # first: the banner speaks of the page as it now is
+        self.banner.object = views.banner(outcome.ok, outcome.message)
+        return outcome.ok
+
+    async def roll_back(self, to_version: str, reason: str) -> bool:
+        model = str(self.choice.value)
+        outcome = await asyncio.to_thread(data_store.roll_back, model, to_version,
+                                          user=pn.state.user, reason=reason)
+        if outcome.ok:
+            await self.refresh()  # first: the banner speaks of the page as it now is
+        self.banner.object = views.banner(outcome.ok, outcome.message)
+        return outcome.ok
+
+    def layout(self) -> pn.Column:
+        return pn.Column(self.banner, self.body, sizing_mode="stretch_width")
+
+
+def create_app() -> pn.template.BaseTemplate:
+    page = PromotionPage()
     template = pn.template.BootstrapTemplate(title="Workbench: promotion")
-    template.sidebar.extend([choice, refresh])
-    template.main.append(pn.panel(body))
+    template.sidebar.extend([page.choice, page.refresh_button,
+                             pn.pane.HTML(f"<p>Signed in as <strong>{_user()}</strong></p>")])
+    template.main.append(page.layout())
+    pn.state.onload(page.refresh)
     return template
+
+
+def _user() -> str:
+    from html import escape
+
+    return escape(str(pn.state.user or "?"))
 
 
 if __name__.startswith("bokeh"):

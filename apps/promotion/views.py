@@ -1,44 +1,146 @@
-"""Panel views of one model's promotion state: champion, pending requests, history.
+"""Panel views of one model's promotion state: champion, pending requests, history, and the
+controls that decide them.
 
-Every value here came from a user or from data (model names, reasons, identities, run ids), so
-each is HTML-escaped into an HTML pane, never put into Markdown (which renders raw HTML), and the
-history table formats every cell as plain text.
+Every value here came from a user or from data (model names, reasons, identities, run ids,
+gate details), so each is HTML-escaped into an HTML pane, never put into Markdown (which
+renders raw HTML), and the history table formats every cell as plain text.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from html import escape
 from typing import Any
 
 import panel as pn
 
+# Each returns True once it acted: the page is then drawn anew, and the widgets of this one
+# are gone (touching them again would send stale models to the browser).
+Decide = Callable[[str, str, str], Awaitable[bool]]  # (request id, decision, reason)
+RollBack = Callable[[str, str], Awaitable[bool]]  # (to version, reason)
 
-def champion_card(model: str, data: dict[str, Any]) -> pn.viewable.Viewable:
+
+def banner(ok: bool, message: str) -> str:
+    """The one-line outcome of an action, as HTML (empty: nothing to say)."""
+    if not message:
+        return ""
+    kind = "success" if ok else "danger"
+    return f'<div class="alert alert-{kind}" role="status">{escape(message)}</div>'
+
+
+def champion_card(model: str, data: dict[str, Any], roll_back: RollBack | None = None
+                  ) -> pn.viewable.Viewable:
     champion = f"v{escape(str(data['champion']))}" if data["champion"] else "none yet"
     chain = "intact" if data["history_ok"] else f"BROKEN: {escape(str(data['history_check']))}"
-    return pn.pane.HTML(
+    card = pn.pane.HTML(
         f"<h2>{escape(model)}</h2><p><strong>Champion:</strong> {champion}<br>"
         f"<strong>History chain:</strong> {chain}</p>",
         name="champion", sizing_mode="stretch_width")
+    target = data.get("rollback_to")
+    if roll_back is None or not target or not data["champion"]:
+        return card
+    return pn.Column(card, _rollback_control(model, str(data["champion"]), str(target),
+                                             roll_back), sizing_mode="stretch_width")
 
 
-def pending_view(model: str, data: dict[str, Any]) -> pn.viewable.Viewable:
+def _rollback_control(model: str, current: str, target: str, roll_back: RollBack
+                      ) -> pn.viewable.Viewable:
+    """"Roll back to vN", then a question naming both versions and a reason before it moves."""
+    start = pn.widgets.Button(name=f"Roll back to v{target}", button_type="warning")
+    question = pn.pane.HTML(
+        f"<p><strong>Move the champion of {escape(model)} from v{escape(current)} back to "
+        f"v{escape(target)}?</strong></p>", sizing_mode="stretch_width")
+    reason = pn.widgets.TextAreaInput(name="Reason for the rollback", rows=2,
+                                      sizing_mode="stretch_width")
+    confirm = pn.widgets.Button(name="Confirm rollback", button_type="danger")
+    cancel = pn.widgets.Button(name="Cancel")
+    asking = pn.Column(question, reason, pn.Row(confirm, cancel), visible=False,
+                       sizing_mode="stretch_width")
+
+    def show(_: object) -> None:
+        asking.visible, start.visible = True, False
+
+    def hide(_: object) -> None:
+        asking.visible, start.visible = False, True
+
+    async def go(_: object) -> None:
+        confirm.disabled = True
+        if not await roll_back(target, reason.value_input or reason.value):
+            confirm.disabled = False  # refused: the banner says why, try again
+
+    start.on_click(show)
+    cancel.on_click(hide)
+    confirm.on_click(go)
+    return pn.Column(start, asking, sizing_mode="stretch_width")
+
+
+def pending_view(model: str, data: dict[str, Any], decide: Decide | None = None
+                 ) -> pn.viewable.Viewable:
     if not data["pending"]:
         return pn.pane.HTML("<p>No pending promotion requests.</p>", name="pending")
-    items = []
-    for entry in data["pending"]:
-        request = escape(f"{model}/{entry['seq']}")
-        items.append(
-            f"<li><code>{request}</code>: run <code>{escape(str(entry.get('run_id')))}</code> "
-            f"requested by {escape(str(entry.get('requester')))} "
-            f"({escape(str(entry.get('reason')))}); approve with <code>workbench approve "
-            f"{request} --approver WHO --reason WHY</code></li>")
-    return pn.pane.HTML("<h3>Pending requests</h3><ul>" + "".join(items) + "</ul>",
-                        name="pending", sizing_mode="stretch_width")
+    cards = [request_card(model, entry, decide) for entry in data["pending"]]
+    return pn.Column(pn.pane.HTML("<h3>Pending requests</h3>"), *cards, name="pending",
+                     sizing_mode="stretch_width")
+
+
+def request_card(model: str, entry: dict[str, Any], decide: Decide | None
+                 ) -> pn.viewable.Viewable:
+    """One request: what is asked, by whom and why, every gate's result; a reason field and
+    Approve / Decline (without `decide`, read-only: the inline view has no login)."""
+    request_id = f"{model}/{entry['seq']}"
+    kind = "rollback" if entry.get("kind") == "rollback" else "promotion"
+    head = pn.pane.HTML(
+        f"<p><code>{escape(request_id)}</code>: {kind} of v{escape(str(entry.get('version')))}"
+        f" (run <code>{escape(str(entry.get('run_id')))}</code>), requested by "
+        f"<strong>{escape(str(entry.get('requester')))}</strong> at "
+        f"{escape(str(entry.get('at')))}<br>Why: {escape(str(entry.get('reason')))}</p>"
+        + gates_table(entry.get("gates") or []), sizing_mode="stretch_width")
+    if decide is None:
+        return pn.Column(head, sizing_mode="stretch_width", styles=_CARD)
+    reason = pn.widgets.TextAreaInput(name=f"Reason for deciding {request_id}", rows=2,
+                                      sizing_mode="stretch_width")
+    approve = pn.widgets.Button(name="Approve", button_type="success")
+    decline = pn.widgets.Button(name="Decline", button_type="danger")
+
+    def act(decision: str) -> Callable[[object], Awaitable[None]]:
+        async def clicked(_: object) -> None:
+            approve.disabled = decline.disabled = True
+            if not await decide(request_id, decision, reason.value_input or reason.value):
+                approve.disabled = decline.disabled = False  # refused: the banner says why
+        return clicked
+
+    approve.on_click(act("approve"))
+    decline.on_click(act("decline"))
+    return pn.Column(head, reason, pn.Row(approve, decline), sizing_mode="stretch_width",
+                     styles=_CARD)
+
+
+_CARD = {"border": "1px solid #ddd", "border-radius": "6px", "padding": "4px 12px",
+         "margin-bottom": "8px"}
+
+
+def gates_table(gates: list[dict[str, Any]]) -> str:
+    """Each gate's verdict, name and detail, wrapped (no sideways scrolling)."""
+    if not gates:
+        return "<p><em>No gates were required.</em></p>"
+    rows = "".join(
+        f"<tr><td>{'passed' if g.get('passed') else 'FAILED'}</td>"
+        f"<td>{escape(str(g.get('gate', '')))}</td>"
+        f"<td>{escape(str(g.get('detail') or g.get('reason') or ''))}</td></tr>"
+        for g in gates)
+    return ('<table style="width:100%;table-layout:fixed;word-wrap:break-word">'
+            '<colgroup><col style="width:6em"><col style="width:30%"><col></colgroup>'
+            "<tr><th>verdict</th><th>gate</th><th>detail</th></tr>" + rows + "</table>")
 
 
 def history_table(data: dict[str, Any]) -> pn.viewable.Viewable:
     frame = data["history"]
-    plain = {column: {"type": "plaintext"} for column in frame.columns}  # escapes each cell
-    return pn.widgets.Tabulator(frame, disabled=True, show_index=False, formatters=plain,
+    # plain text escapes each cell; textarea keeps it escaped and wraps the long ones
+    wrap = {"reason", "gates", "who", "run_id"}
+    formatters = {column: {"type": "textarea" if column in wrap else "plaintext"}
+                  for column in frame.columns}
+    widths = {"seq": 50, "at": 165, "action": 95, "version": 70, "previous": 75,
+              "run_id": 120, "who": 90}  # the rest (reason, gates) share what is left
+    return pn.widgets.Tabulator(frame, disabled=True, show_index=False, formatters=formatters,
+                                widths=widths, layout="fit_columns",
                                 sizing_mode="stretch_width", name="history", height=400)

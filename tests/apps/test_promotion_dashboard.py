@@ -160,4 +160,8 @@ def test_a_malformed_login_is_refused_before_anything_starts(tmp_path: Path) -> 
                      timeout=60)
     assert done.returncode == 1
     assert done.stderr == "error: --basic-auth takes USER:PASSWORD, e.g. --basic-auth " \
-                          "ana:s3cret\n"
+                          "ana:s3cret (repeat it for more people)\n"
+    twice = workbench("dashboard", "--basic-auth", "ana:a", "--basic-auth", "ana:b",
+                      home=tmp_path / "wb", cwd=tmp_path, timeout=60)
+    assert (twice.returncode, twice.stderr) == \
+        (1, "error: --basic-auth names 'ana' twice; give each person once\n")

@@ -63,16 +63,18 @@ def lab(port: int, address: str, with_scheduler: bool, no_browser: bool, allow_r
 @click.option("--port", type=int, default=5006, show_default=True)
 @click.option("--address", default="127.0.0.1", show_default=True,
               help="interface to bind; the login is required either way")
-@click.option("--basic-auth", default=None, help="USER:PASSWORD for the login (default: user "
-              "'workbench' and a generated password, printed)")
+@click.option("--basic-auth", multiple=True, help="USER:PASSWORD for a login, repeated for "
+              "each person (default: user 'workbench' and a generated password, printed)")
 @click.option("--cookie-secret", default=None, envvar="WORKBENCH_COOKIE_SECRET",
               help="signs login cookies (default: random; env WORKBENCH_COOKIE_SECRET keeps it "
               "off the command line)")
 @click.option("--scheduler", "with_scheduler", is_flag=True,
               help="also run `workbench scheduler` for ./pipelines while it serves")
-def dashboard(port: int, address: str, basic_auth: str | None, cookie_secret: str | None,
+def dashboard(port: int, address: str, basic_auth: tuple[str, ...],
+              cookie_secret: str | None,
               with_scheduler: bool) -> None:
-    """Panel dashboards (promotion: champion, requests, history) behind a login."""
+    """Panel dashboards (runs; promotion: champion, requests, decisions, history) behind a
+    login; decisions are recorded with the logged-in user."""
 
     from workbench.dashboard import dashboard as serve
 

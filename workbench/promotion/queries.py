@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.promotion import registry
+from workbench.promotion import ledger, registry
 from workbench.promotion.ledger import Check
 
 HistoryCheck = Check  # ok: bool, why: str ("n entries, chain intact" or "broken at entry N: ...")
 
-__all__ = ["HistoryCheck", "champion", "history", "models", "pending", "verify_history"]
+__all__ = ["HistoryCheck", "champion", "history", "models", "pending", "rollback_target",
+           "verify_history"]
 
 
 def _client() -> Any:
@@ -35,10 +36,20 @@ def history(model: str) -> list[dict[str, Any]]:
     return registry.read_history(_client(), model)
 
 
-def pending(model: str) -> list[dict[str, Any]]:
+def pending(model: str, entries: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """The promotion and rollback requests of `model` still waiting for a decision (each
-    completed with `approve("MODEL/SEQ", ...)`)."""
-    return registry.pending_requests(model, history(model))
+    completed with `approve("MODEL/SEQ", ...)`); `entries`: its history, if already read."""
+    return registry.pending_requests(model, history(model) if entries is None else entries)
+
+
+def rollback_target(model: str, entries: list[dict[str, Any]] | None = None) -> str | None:
+    """The version `rollback(model)` would move the champion back to; None where it would
+    refuse (no champion, none before it, or the alias moved outside workbench)."""
+    current = champion(model)
+    path = ledger.champion_path(history(model) if entries is None else entries)
+    if current is None or not path or path[-1] != current or len(path) < 2:
+        return None
+    return str(path[-2])
 
 
 def verify_history(model: str) -> HistoryCheck:
