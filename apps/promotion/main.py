@@ -45,15 +45,15 @@ class PromotionPage:
     async def decide(self, request_id: str, decision: str, reason: str) -> bool:
         outcome = await asyncio.to_thread(data_store.decide, request_id, decision,
                                           user=pn.state.user, reason=reason)
-        if outcome.ok:
-            await self.refresh()  # first: the banner speaks of the page as it now is
-        self.banner.object = views.banner(outcome.ok, outcome.message)
-        return outcome.ok
+        return await self._show(outcome)
 
     async def roll_back(self, to_version: str, reason: str) -> bool:
         model = str(self.choice.value)
         outcome = await asyncio.to_thread(data_store.roll_back, model, to_version,
                                           user=pn.state.user, reason=reason)
+        return await self._show(outcome)
+
+    async def _show(self, outcome: data_store.Outcome) -> bool:
         if outcome.ok:
             await self.refresh()  # first: the banner speaks of the page as it now is
         self.banner.object = views.banner(outcome.ok, outcome.message)
