@@ -46,6 +46,8 @@ def test_the_wheel_holds_the_core_and_every_app(tmp_path: Path) -> None:
     for app in apps:
         for part in ("main.py", "data_store.py", "views.py"):
             assert f"workbench_apps/{app.name}/{part}" in names
-    assert {"workbench_apps/pages/login.html", "workbench_apps/pages/logout.html"} <= names
+    assert {f"workbench_apps/pages/{page}.html" for page in ("login", "logout", "not_found")
+            } <= names
+    assert "workbench_apps/serve.py" in names  # `workbench dashboard` runs it
     assert "workbench/dashboard.py" in names
     assert not any(n.startswith(("apps/", "tests/")) for n in names)

@@ -37,6 +37,12 @@ _EXPORTS = {
     "DriftResult": "workbench.monitoring.result",
     "ColumnDrift": "workbench.monitoring.result",
     "drift_history": "workbench.monitoring.history",
+    "drift_models": "workbench.monitoring.history",
+    "drift_result": "workbench.monitoring.history",
+    "drift_report": "workbench.monitoring.history",
+    "drift_retrainings": "workbench.retraining_window",
+    "check_drift": "workbench.retraining",
+    "drift_policy": "workbench.retraining",
     "validate": "workbench.monitoring.validation",
     "ValidationResult": "workbench.monitoring.validation",
     "performance_drift": "workbench.monitoring.performance",
@@ -81,6 +87,7 @@ __all__ = [
     "WorkbenchError",
     "approve",
     "champion",
+    "check_drift",
     "choice",
     "cluster",
     "decline",
@@ -88,6 +95,11 @@ __all__ = [
     "dossier",
     "drift",
     "drift_history",
+    "drift_models",
+    "drift_policy",
+    "drift_report",
+    "drift_result",
+    "drift_retrainings",
     "experiments",
     "history",
     "log_evaluation_data",
@@ -127,7 +139,12 @@ if TYPE_CHECKING:
         WorkbenchError,
     )
     from workbench.monitoring.api import drift
-    from workbench.monitoring.history import drift_history
+    from workbench.monitoring.history import (
+        drift_history,
+        drift_models,
+        drift_report,
+        drift_result,
+    )
     from workbench.monitoring.performance import performance_drift
     from workbench.monitoring.result import ColumnDrift, DriftResult
     from workbench.monitoring.validation import ValidationResult, validate
@@ -143,7 +160,8 @@ if TYPE_CHECKING:
         verify_history,
     )
     from workbench.promotion.rollback import rollback, unlock
-    from workbench.retraining import monitor
+    from workbench.retraining import check_drift, drift_policy, monitor
+    from workbench.retraining_window import drift_retrainings
     from workbench.runs import RunsPage, experiments, metric_histories, run_detail, search_runs
     from workbench.tracking.datasets import log_evaluation_data
     from workbench.training.job import Job, RunResult, Sweep

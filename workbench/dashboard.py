@@ -16,7 +16,7 @@ from workbench.errors import ConfigError
 from workbench.project import python_path
 from workbench.service import serve
 
-APPS = ("index", "runs", "promotion")  # served at /<name>; `index` also at /
+APPS = ("index", "runs", "drift", "promotion")  # served at /<name>; `index` also at /
 
 
 def dashboard(root: Path, *, port: int = 5006, address: str = "127.0.0.1",
@@ -41,7 +41,8 @@ def dashboard(root: Path, *, port: int = 5006, address: str = "127.0.0.1",
         credentials = Path(scratch) / "users.json"
         credentials.write_text(json.dumps(users))
         credentials.chmod(0o600)
-        command = [sys.executable, "-m", "panel", "serve", *map(str, scripts),
+        # `panel serve` with our page for unknown routes (workbench_apps.serve)
+        command = [sys.executable, "-m", "workbench_apps.serve", *map(str, scripts),
                    "--address", address, "--port", str(port),
                    "--allow-websocket-origin", f"{address}:{port}",
                    "--basic-auth", str(credentials), "--index", "index",

@@ -52,21 +52,15 @@ def monitor(model: str, current: Any, *, root: str | Path | None = None,
             ) -> MonitorResult:
     from workbench import retraining_window
     from workbench.pipelines.execute import run
-    from workbench.promotion import registry
     from workbench.tracking.store import tracking_client
 
     base = project_root(root)
     spec = _pipeline_for(model, base)
     policy = policy or spec.drift or DriftPolicy()
     client = tracking_client()
-    version = registry.champion_version(client, model)
-    reference = _reference(client, model, version, policy, base)
-    result, choice = _feature_drift(client, model, version, spec, policy, reference, current)
-    check_run = result.log(model=model, version=version)
+    outcome, result = _check(client, model, current, spec, policy, base)
+    check_run = outcome.check_run_id
     now_ms = int(now.timestamp() * 1000) if now is not None else None
-    outcome = MonitorResult(model, version, result.drifted, result.share, policy.threshold,
-                            check_run, False, spec.name, columns=choice.columns,
-                            left_out=choice.left_out)
     if result.share < policy.threshold:
         outcome.reason = f"drift share {result.share:.2f} below the threshold {policy.threshold}"
         return outcome
@@ -99,6 +93,45 @@ def monitor(model: str, current: Any, *, root: str | Path | None = None,
         except WorkbenchError as exc:  # the retraining happened: keep its ids, say what failed
             outcome.promotion = {"action": "error", "detail": str(exc)}
     return outcome
+
+
+def check_drift(model: str, current: Any, *, root: str | Path | None = None,
+                policy: DriftPolicy | None = None) -> MonitorResult:
+    """Check `current` against `model`'s champion as `wb.monitor` does, and log the check to
+    its drift history, but never start a retraining (`triggered` stays False): a look from a
+    notebook or the drift dashboard, not a production trigger."""
+    from workbench.tracking.store import tracking_client
+
+    base = project_root(root)
+    spec = _pipeline_for(model, base)
+    policy = policy or spec.drift or DriftPolicy()
+    outcome, result = _check(tracking_client(), model, current, spec, policy, base)
+    over = result.share >= policy.threshold
+    outcome.reason = (f"drift share {result.share:.2f} {'>=' if over else 'below'} the "
+                      f"threshold {policy.threshold}: checked only, no retraining started")
+    return outcome
+
+
+def drift_policy(model: str, *, root: str | Path | None = None) -> DriftPolicy:
+    """The drift policy of the pipeline that produces `model` (its threshold, cooldown,
+    columns), or the defaults when no pipeline names the model."""
+    found = pipeline_for_model(model, project_root(root))
+    return (found[1].drift if found and found[1].drift else None) or DriftPolicy()
+
+
+def _check(client: Any, model: str, current: Any, spec: PipelineSpec, policy: DriftPolicy,
+           base: Path) -> tuple[MonitorResult, Any]:
+    """Drift of `current` on the champion's features, logged to the model's drift history."""
+    from workbench.promotion import registry
+
+    version = registry.champion_version(client, model)
+    reference = _reference(client, model, version, policy, base)
+    result, choice = _feature_drift(client, model, version, spec, policy, reference, current)
+    check_run = result.log(model=model, version=version)
+    outcome = MonitorResult(model, version, result.drifted, result.share, policy.threshold,
+                            check_run, False, spec.name, columns=choice.columns,
+                            left_out=choice.left_out)
+    return outcome, result
 
 
 def _propose(client: Any, model: str, spec: PipelineSpec, policy: DriftPolicy,

@@ -127,3 +127,27 @@ def _records(client: MlflowClient, experiment_id: str, model: str, state: str) -
         [experiment_id], max_results=20, order_by=["attributes.start_time DESC"],
         filter_string=f"tags.`{_MODEL}` = {filter_literal(model)} and "
                       f"tags.`{_STATE}` = '{state}'"))
+
+
+def drift_retrainings(model: str, *, limit: int = 200) -> list[dict[str, Any]]:
+    """`model`'s retrainings started by drift, oldest first: when each started (the store's
+    clock), its state (running / finished / failed), the pipeline run and the drift check."""
+    from workbench.tracking.store import filter_literal, read_client
+
+    client = read_client()
+    found = client.get_experiment_by_name(EXPERIMENT)
+    if found is None:
+        return []
+    runs = client.search_runs(
+        [found.experiment_id], max_results=limit, order_by=["attributes.start_time DESC"],
+        filter_string=f"tags.`{_MODEL}` = {filter_literal(model)} and "
+                      f"tags.`workbench.kind` = '{KIND}'")
+    rows = []
+    for run in runs:
+        tags = run.data.tags
+        started = int(tags.get(_STARTED) or run.info.start_time or 0)
+        rows.append({"started": as_datetime(started), "state": tags.get(_STATE, "unknown"),
+                     "pipeline_run_id": tags.get("workbench.pipeline_run"),
+                     "check_run_id": tags.get("workbench.check_run"),
+                     "error": tags.get("workbench.error"), "run_id": run.info.run_id})
+    return sorted(rows, key=lambda row: row["started"])

@@ -16,6 +16,8 @@ class App:
 
 APPS = (
     App("/runs", "Runs", "experiments and runs: search, compare curves and params, artifacts"),
+    App("/drift", "Drift", "per model: the newest verdict, the drift share over time with the "
+                           "threshold and retrainings, each column, the report, new checks"),
     App("/promotion", "Promotion", "champions, pending requests, approve, decline, roll back, "
                                    "the verified history"),
 )

@@ -42,14 +42,16 @@ def test_decisions_are_taken_as_the_user_and_refusals_move_nothing(
     assert data_store.summary("loans")["rollback_to"] == "1"
 
 
-def _start(home: Path, tmp_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_dashboard(home: Path, tmp_path: Path, cwd: Path | None = None
+                    ) -> tuple[subprocess.Popen[bytes], str]:
+    """`workbench dashboard` for ana and bo, run from `cwd` (its project); waits until up."""
     port = free_port()
     env = {**service_env(), "WORKBENCH_HOME": str(home)}
     with (tmp_path / "dashboard.log").open("w") as sink:
         server = subprocess.Popen(
             [str(Path(sys.executable).with_name("workbench")), "dashboard", "--port", str(port),
              "--basic-auth", "ana:s3cret", "--basic-auth", "bo:pa55"],
-            cwd=tmp_path, env=env, stdout=sink, stderr=sink)
+            cwd=cwd or tmp_path, env=env, stdout=sink, stderr=sink)
     base = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
@@ -65,8 +67,16 @@ def _start(home: Path, tmp_path: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def _as(browser: Any, base: str, user: str, password: str) -> Any:
-    """A page of a new browser context logged in as `user`, on /promotion; the login page
-    loads nothing from elsewhere and shows its logo (offline)."""
+    """A page of a new browser context logged in as `user`, on /promotion."""
+    page = logged_in(browser, base, user, password)
+    page.goto(f"{base}/promotion")
+    page.locator("p", has_text="Champion:").first.wait_for()
+    return page
+
+
+def logged_in(browser: Any, base: str, user: str, password: str) -> Any:
+    """A page of a new browser context logged in as `user`; the login page loads nothing
+    from elsewhere and shows its logo (offline)."""
     page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
     page.set_default_timeout(90_000)
     asked: list[str] = []
@@ -77,8 +87,7 @@ def _as(browser: Any, base: str, user: str, password: str) -> Any:
     page.fill("input[name=username]", user)
     page.fill("input[name=password]", password)
     page.click("button[type=submit], input[type=submit]")
-    page.goto(f"{base}/promotion")
-    page.locator("p", has_text="Champion:").first.wait_for()
+    page.wait_for_url(lambda url: "/login" not in url)
     return page
 
 
@@ -104,7 +113,7 @@ def test_two_people_approve_decline_and_roll_back_in_the_browser(
     tracking.set_registered_model_tag("credit", FOUR_EYES_TAG, "true")  # rollbacks too
     wb.promote("credit", run_id=trained(0.9), approver="ana", reason="v2 beats v1")  # credit/2
     wb.promote("credit", run_id=trained(0.8), approver="ana", reason="v3, just in case")  # /3
-    server, base = _start(wb_home, tmp_path)
+    server, base = start_dashboard(wb_home, tmp_path)
     try:
         with browser_page() as first:
             browser = first.context.browser

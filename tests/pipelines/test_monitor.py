@@ -64,6 +64,33 @@ def test_repeated_drift_triggers_exactly_one_retraining(tracking: MlflowClient,
     assert check.data.tags["workbench.triggered_run"] == outcomes[0].pipeline_run_id
 
 
+def test_the_drift_reads_a_dashboard_uses(tracking: MlflowClient, project: Path) -> None:
+    """check_drift logs a check and never retrains; the policy, the logged result and report,
+    and the retrainings read back as the drift page shows them."""
+    assert wb.drift_models() == [] and wb.drift_retrainings("churn") == []
+    looked = wb.check_drift("churn", project / "moved.parquet", root=project)
+    assert not looked.triggered and looked.share >= 0.3
+    assert looked.reason.endswith("checked only, no retraining started")
+    assert not (project / "retrained.txt").exists() and wb.drift_retrainings("churn") == []
+    retrained = wb.monitor("churn", project / "moved.parquet", root=project)
+    assert retrained.triggered
+    assert wb.drift_models() == ["churn"]
+    policy = wb.drift_policy("churn", root=project)
+    assert (policy.threshold, policy.cooldown_hours) == (0.3, 24)
+    assert wb.drift_policy("no-pipeline", root=project).threshold == 0.5  # the default
+    [record] = wb.drift_retrainings("churn")
+    assert record["state"] == "finished"
+    assert record["pipeline_run_id"] == retrained.pipeline_run_id
+    assert record["check_run_id"] == retrained.check_run_id
+    stored = wb.drift_result(looked.check_run_id)
+    assert stored["share"] == looked.share and "income" in stored["columns"]
+    assert "<html" in wb.drift_report(looked.check_run_id).lower()
+    not_a_check = tracking.create_run(tracking.get_experiment_by_name(
+        "workbench-monitoring").experiment_id).info.run_id
+    with pytest.raises(ConfigError, match="holds no drift check"):
+        wb.drift_result(not_a_check)
+
+
 def test_cli_monitor_and_a_model_no_pipeline_produces(project: Path, tmp_path: Path,
                                                       dask_client: Any) -> None:
     home = tmp_path / "wb"

@@ -156,3 +156,50 @@ def drift_history(model: str, *, experiment: str | None = None) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=None if rows else columns)
     return frame.sort_values("time", kind="stable").reset_index(drop=True) if rows else frame
 
+
+
+def drift_models(*, experiment: str | None = None) -> list[str]:
+    """The models that have drift checks logged, sorted (a pilot can be checked before its
+    first registration, so this is not `wb.models()`)."""
+    from workbench.tracking.store import tracking_client
+
+    client = tracking_client()  # MLflow's search: its pages carry the next page's token
+    found = client.get_experiment_by_name(experiment or MONITORING_EXPERIMENT)
+    if found is None:
+        return []
+    names: set[str] = set()
+    token = None
+    while True:
+        page = client.search_runs([found.experiment_id],
+                                  filter_string=f"tags.`{KIND_TAG}` = 'drift'",
+                                  max_results=1000, page_token=token)
+        names.update(r.data.tags[MODEL_TAG] for r in page if r.data.tags.get(MODEL_TAG))
+        token = page.token
+        if not token:
+            return sorted(names)
+
+
+def drift_result(run_id: str) -> dict[str, Any]:
+    """The result a logged drift check stored (`DriftResult.to_dict()`: verdict, share, every
+    column's test, score and threshold, what was skipped and why)."""
+    import json
+
+    from workbench.runs import artifact_bytes
+
+    try:
+        return dict(json.loads(artifact_bytes(run_id, "drift/result.json")))
+    except ConfigError:
+        raise ConfigError(f"run {run_id} holds no drift check (drift/result.json); pick a run "
+                          "from wb.drift_history(model)") from None
+
+
+def drift_report(run_id: str) -> str:
+    """Evidently's HTML report of a logged drift check."""
+    from workbench.runs import artifact_bytes
+
+    try:
+        return artifact_bytes(run_id, "drift/report.html", max_bytes=200_000_000).decode()
+    except ConfigError:
+        raise ConfigError(f"run {run_id} holds no drift report (drift/report.html): a check "
+                          "that tested no column has none; pick another from "
+                          "wb.drift_history(model)") from None
