@@ -68,7 +68,9 @@ _EXPORTS = {
     "run_detail": "workbench.runs",
     "metric_histories": "workbench.runs",
 }
-_SUBMODULES = {"demo": "workbench.demo", "pipeline": "workbench.pipelines"}
+# `wb.apps`: the dashboards inline in a notebook (Panel; the core itself imports no UI)
+_SUBMODULES = {"demo": "workbench.demo", "pipeline": "workbench.pipelines",
+               "apps": "workbench_apps.inline"}
 
 __all__ = [
     "ColumnDrift",
@@ -86,6 +88,7 @@ __all__ = [
     "ValidationResult",
     "WorkbenchError",
     "approve",
+    "apps",
     "champion",
     "check_drift",
     "choice",
@@ -168,6 +171,7 @@ if TYPE_CHECKING:
     from workbench.training.launch import sweep, train
     from workbench.training.space import choice, loguniform, randint, uniform
     from workbench.training.spec import trainable
+    from workbench_apps import inline as apps
 
 
 def __getattr__(name: str) -> Any:
