@@ -16,7 +16,7 @@ from workbench.errors import ConfigError
 from workbench.project import python_path
 from workbench.service import serve
 
-APPS = ("index", "runs", "drift", "promotion")  # served at /<name>; `index` also at /
+APPS = ("index", "runs", "training", "drift", "promotion")  # served at /<name>; `index` also at /
 
 
 def dashboard(root: Path, *, port: int = 5006, address: str = "127.0.0.1",

@@ -42,11 +42,11 @@ def test_decisions_are_taken_as_the_user_and_refusals_move_nothing(
     assert data_store.summary("loans")["rollback_to"] == "1"
 
 
-def start_dashboard(home: Path, tmp_path: Path, cwd: Path | None = None
-                    ) -> tuple[subprocess.Popen[bytes], str]:
+def start_dashboard(home: Path, tmp_path: Path, cwd: Path | None = None,
+                    env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """`workbench dashboard` for ana and bo, run from `cwd` (its project); waits until up."""
     port = free_port()
-    env = {**service_env(), "WORKBENCH_HOME": str(home)}
+    env = {**service_env(), "WORKBENCH_HOME": str(home), **(env or {})}
     with (tmp_path / "dashboard.log").open("w") as sink:
         server = subprocess.Popen(
             [str(Path(sys.executable).with_name("workbench")), "dashboard", "--port", str(port),

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from workbench.errors import WorkbenchError
+from workbench.errors import ConfigError, WorkbenchError
 
 DEMO_FN = "workbench.demo.classifier:train"
 DEMO_MODEL = "workbench-demo"
@@ -34,30 +34,12 @@ def _parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _parse_space(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """name=a,b,c (grid) or name=uniform:LOW:HIGH | loguniform:LOW:HIGH | randint:LOW:HIGH."""
-    from workbench.training import space as spaces
+    from workbench.training.space import parse_space
 
-    makers: dict[str, Callable[..., Any]] = {"uniform": spaces.uniform,
-                                             "loguniform": spaces.loguniform,
-                                             "randint": spaces.randint}
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, raw = pair.partition("=")
-        if not sep or not name or not raw:
-            raise click.BadParameter(f"{pair!r} is not name=v1,v2 or name=uniform:LOW:HIGH",
-                                     param_hint="--space")
-        kind, _, bounds = raw.partition(":")
-        if kind in makers:
-            low, _, high = bounds.partition(":")
-            cast = int if kind == "randint" else float
-            try:
-                out[name] = makers[kind](cast(low), cast(high))
-            except ValueError:
-                raise click.BadParameter(f"{pair!r}: bounds must be numbers, e.g. "
-                                         f"{name}={kind}:1:10", param_hint="--space") from None
-        else:
-            out[name] = [_scalar(v) for v in raw.split(",")]
-    return out
+    try:
+        return parse_space(pairs)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--space") from None
 
 
 def _scalar(raw: str) -> Any:

@@ -497,7 +497,19 @@ class RankWatch:
             for future in futures:
                 if not future.done():
                     future.cancel()
+            if self.failure is not None:
+                self._name_the_cause(futures)
             self._done.set()
+
+    def _name_the_cause(self, futures: list[Future]) -> None:
+        """Write the dead rank's reason again once rank 0 has ended: a rank that failed in a
+        collective at the same moment may have recorded gloo's message over ours."""
+        deadline = time.monotonic() + PEER_GRACE_S
+        while not futures[0].done() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with contextlib.suppress(Exception):
+            self._job._tracking.set_tag(self._job.run_id, "workbench.error",
+                                        str(self.failure)[:500])
 
     def _dead_rank(self) -> tuple[int, str] | None:
         from workbench.dask_cluster import live_workers

@@ -106,3 +106,43 @@ def _as_dim(name: str, value: Any) -> Distribution | list[Any]:
             raise ConfigError(f"sweep dimension {name!r} has no values; give at least one")
         return list(value)
     return [value]
+
+
+SPACE_SYNTAX = "name=v1,v2 (a grid) or name=uniform|loguniform|randint:LOW:HIGH"
+
+
+def parse_space(pairs: Sequence[str]) -> dict[str, Any]:
+    """A search space from `name=a,b,c` (grid values, JSON scalars else text) or
+    `name=uniform:LOW:HIGH`, `loguniform:LOW:HIGH`, `randint:LOW:HIGH`; blank lines skipped.
+    Nothing is evaluated: values are parsed as JSON scalars."""
+    import json
+
+    makers: dict[str, Any] = {"uniform": uniform, "loguniform": loguniform, "randint": randint}
+    out: dict[str, Any] = {}
+    for raw_pair in pairs:
+        pair = raw_pair.strip()
+        if not pair:
+            continue
+        name, sep, raw = (part.strip() for part in pair.partition("="))
+        if not sep or not name or not raw:
+            raise ConfigError(f"{pair!r} is not {SPACE_SYNTAX}")
+        if not name.isidentifier():
+            raise ConfigError(f"{name!r} in {pair!r} is not a parameter name; use {SPACE_SYNTAX}")
+        kind, _, bounds = raw.partition(":")
+        if kind in makers:
+            low, _, high = bounds.partition(":")
+            cast: Any = int if kind == "randint" else float
+            try:
+                out[name] = makers[kind](cast(low), cast(high))
+            except ValueError:
+                raise ConfigError(f"{pair!r}: bounds must be numbers, e.g. {name}={kind}:1:10"
+                                  ) from None
+        else:
+            values = []
+            for value in raw.split(","):
+                try:
+                    values.append(json.loads(value))
+                except json.JSONDecodeError:
+                    values.append(value.strip())
+            out[name] = values
+    return out
