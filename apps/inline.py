@@ -1,4 +1,5 @@
-"""The dashboards inside a notebook: `wb.apps.index()`, `.runs()`, `.drift()`, `.promotion()`
+"""The dashboards inside a notebook: `wb.apps.index()`, `.cockpit()`, `.runs()`, `.drift()`,
+`.promotion()`
 display the same Panel views `workbench dashboard` serves, in JupyterLab and in marimo.
 
 They are read-only (no Approve, Decline, rollback or new checks): a notebook has no login, and
@@ -62,6 +63,15 @@ def index() -> InlineApp:
     return InlineApp("index", pn.pane.HTML(
         views.page(data_store.APPS, data_store.where(), None, inline=True),
         sizing_mode="stretch_width"))
+
+
+def cockpit() -> InlineApp:
+    """The cockpit as read now (display it again to read again)."""
+    from workbench.config import project_root
+    from workbench_apps.cockpit import data_store, views
+
+    return InlineApp("cockpit", pn.pane.HTML(views.page(data_store.read(project_root())),
+                                             sizing_mode="stretch_width"))
 
 
 def runs() -> InlineApp:

@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "cluster": "workbench.dask_cluster",
+    "cluster_status": "workbench.dask_cluster",
     "train": "workbench.training.launch",
     "sweep": "workbench.training.launch",
     "Job": "workbench.training.job",
@@ -93,6 +94,7 @@ __all__ = [
     "check_drift",
     "choice",
     "cluster",
+    "cluster_status",
     "decline",
     "demo",
     "dossier",
@@ -133,7 +135,7 @@ if TYPE_CHECKING:
     from workbench import demo
     from workbench import pipelines as pipeline
     from workbench.config import settings
-    from workbench.dask_cluster import cluster
+    from workbench.dask_cluster import cluster, cluster_status
     from workbench.errors import (
         ConfigError,
         JobCancelled,

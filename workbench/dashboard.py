@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import secrets
 import sys
 import tempfile
@@ -16,7 +17,13 @@ from workbench.errors import ConfigError
 from workbench.project import python_path
 from workbench.service import serve
 
-APPS = ("index", "runs", "training", "drift", "promotion")  # served at /<name>; `index` also at /
+# served at /<name>; `index` also at /
+APPS = ("index", "cockpit", "runs", "training", "drift", "promotion")
+
+# A page reads the store every few seconds: when a tracking server is gone it should say so
+# within seconds (MLflow's default retries a request for ~2 minutes), and recover on its own.
+FAIL_FAST = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0.5",
+             "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
 
 
 def dashboard(root: Path, *, port: int = 5006, address: str = "127.0.0.1",
@@ -56,7 +63,9 @@ def dashboard(root: Path, *, port: int = 5006, address: str = "127.0.0.1",
         # the cookie secret goes in the environment: any local user can read a command line
         return serve(command, root, with_scheduler=with_scheduler, say=say,
                      env={"BOKEH_RESOURCES": "server", "PYTHONPATH": python_path(root),
-                          "PANEL_COOKIE_SECRET": cookie_secret or secrets.token_urlsafe(32)})
+                          "PANEL_COOKIE_SECRET": cookie_secret or secrets.token_urlsafe(32),
+                          **{k: v for k, v in FAIL_FAST.items() if k not in os.environ}})
+
 
 
 def apps_dir() -> Path:

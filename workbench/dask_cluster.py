@@ -103,6 +103,33 @@ def live_workers(client: Client) -> dict[str, dict[str, Any]]:
     return dict(identity["workers"])
 
 
+def cluster_status() -> dict[str, Any]:
+    """The cluster this process uses, without starting one: `state` ("running", or "none"
+    before the first work starts a local one), the scheduler, the dask dashboard link and
+    per worker its threads, CPU %, memory, tasks by state and, with NVML, GPU use and memory."""
+    address = settings().scheduler
+    with _lock:
+        client = _client if _client is not None and _client.status == "running" else None
+    if client is None and address:
+        client = cluster()  # a named scheduler: connecting starts nothing
+    if client is None:
+        return {"state": "none", "scheduler": None, "dashboard": None, "workers": []}
+    workers = []
+    for worker_address, info in sorted(live_workers(client).items()):
+        metrics = info.get("metrics", {})
+        gpu = metrics.get("gpu") or {}
+        workers.append({
+            "address": worker_address, "name": str(info.get("name", "")),
+            "nthreads": int(info.get("nthreads", 1)), "cpu": float(metrics.get("cpu", 0.0)),
+            "memory": int(metrics.get("memory", 0)),
+            "memory_limit": int(info.get("memory_limit") or 0),
+            "tasks": dict(metrics.get("task_counts") or {}),
+            "gpu_utilization": gpu.get("utilization"), "gpu_memory": gpu.get("memory-used"),
+            "gpu_memory_total": (info.get("gpu") or {}).get("memory-total")})
+    return {"state": "running", "scheduler": str(getattr(client.scheduler, "address", "")),
+            "dashboard": _dashboard_link(client), "workers": workers}
+
+
 def _describe_workers(client: Client) -> str:
     workers = live_workers(client).values()
     threads = sorted({int(w.get("nthreads", 1)) for w in workers})

@@ -17,6 +17,7 @@ import panel as pn
 from workbench.config import project_root
 from workbench.errors import WorkbenchError
 from workbench_apps.drift import data_store, views
+from workbench_apps.session import pick_from_url, signed_in, unreadable
 
 LOADING = "<p><em>Loading Evidently's report...</em></p>"
 
@@ -49,7 +50,12 @@ class DriftPage:
                 "in the next tab.</p>")]
             self.report.objects = []
             return
-        data = await asyncio.to_thread(data_store.overview, str(model), self.root)
+        try:
+            data = await asyncio.to_thread(data_store.overview, str(model), self.root)
+        except Exception as exc:  # the store is gone: say so; Refresh reads again
+            self.banner.object = views.banner(False, unreadable(exc))
+            return
+        self.banner.object = ""
         parts: list[pn.viewable.Viewable] = [views.verdict(str(model), data)]
         if len(data["history"]):
             parts.append(views.share_figure(data["history"], data["threshold"],
@@ -130,12 +136,10 @@ class DriftPage:
 
 
 def create_app() -> pn.template.BaseTemplate:
-    from html import escape
-
     page = DriftPage()
+    pick_from_url(page.choice)  # /drift?model=NAME, as the cockpit links
     template = pn.template.BootstrapTemplate(title="Workbench: drift")
-    template.sidebar.extend([page.choice, page.refresh_button, pn.pane.HTML(
-        f"<p>Signed in as <strong>{escape(str(pn.state.user or '?'))}</strong></p>")])
+    template.sidebar.extend([page.choice, page.refresh_button, signed_in()])
     template.main.append(page.layout())
     pn.state.onload(page.refresh)
     return template

@@ -15,6 +15,8 @@ class App:
 
 
 APPS = (
+    App("/cockpit", "Cockpit", "one live page: the cluster, what trains now, each model's "
+                               "champion and drift, the pipelines' last runs and next slots"),
     App("/runs", "Runs", "experiments and runs: search, compare curves and params, artifacts"),
     App("/training", "Training", "launch a run or a sweep of the demo or the project's train "
                                  "function, watch its curves grow, cancel it"),

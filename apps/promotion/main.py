@@ -12,6 +12,7 @@ import asyncio
 import panel as pn
 
 from workbench_apps.promotion import data_store, views
+from workbench_apps.session import pick_from_url, signed_in, unreadable
 
 
 class PromotionPage:
@@ -36,7 +37,12 @@ class PromotionPage:
                 "<p>No registered models yet: promote one with <code>workbench promote MODEL "
                 "--run RUN_ID --approver WHO --reason WHY</code>.</p>")]
             return
-        data = await asyncio.to_thread(data_store.summary, model)
+        try:
+            data = await asyncio.to_thread(data_store.summary, model)
+        except Exception as exc:  # the store is gone: say so; Refresh reads again
+            self.banner.object = views.banner(False, unreadable(exc))
+            return
+        self.banner.object = ""
         decide = self.decide if self.actions else None
         roll_back = self.roll_back if self.actions else None
         self.body.objects = [views.champion_card(model, data, roll_back),
@@ -65,18 +71,13 @@ class PromotionPage:
 
 def create_app() -> pn.template.BaseTemplate:
     page = PromotionPage()
+    pick_from_url(page.choice)  # /promotion?model=NAME, as the cockpit links
     template = pn.template.BootstrapTemplate(title="Workbench: promotion")
     template.sidebar.extend([page.choice, page.refresh_button,
-                             pn.pane.HTML(f"<p>Signed in as <strong>{_user()}</strong></p>")])
+                             signed_in()])
     template.main.append(page.layout())
     pn.state.onload(page.refresh)
     return template
-
-
-def _user() -> str:
-    from html import escape
-
-    return escape(str(pn.state.user or "?"))
 
 
 if __name__.startswith("bokeh"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import panel as pn
 
 from workbench_apps.runs.views import REFRESH_MS, RunsBrowser
+from workbench_apps.session import signed_in
 
 
 def create_app() -> pn.template.BaseTemplate:
@@ -16,7 +17,7 @@ def create_app() -> pn.template.BaseTemplate:
     if pn.state.curdoc is not None:  # served: running runs update live
         pn.state.add_periodic_callback(browser.refresh_running, period=REFRESH_MS)
     template = pn.template.BootstrapTemplate(title="Workbench: runs")
-    template.sidebar.extend(browser.controls())
+    template.sidebar.extend([*browser.controls(), signed_in()])
     template.main.append(browser)
     return template
 

@@ -20,6 +20,7 @@ import panel as pn
 
 from workbench.config import project_root
 from workbench.errors import WorkbenchError
+from workbench_apps.session import signed_in
 from workbench_apps.training import data_store, views
 
 REFRESH_MS = 1500
@@ -159,8 +160,7 @@ class TrainingPage:
 def create_app() -> pn.template.BaseTemplate:
     page = TrainingPage()
     template = pn.template.BootstrapTemplate(title="Workbench: training")
-    template.sidebar.append(pn.pane.HTML(
-        f"<p>Signed in as <strong>{escape(str(pn.state.user or '?'))}</strong></p>"))
+    template.sidebar.append(signed_in())
     template.main.append(pn.Row(page.form(), page.live(), sizing_mode="stretch_width"))
     pn.state.onload(page.read_params)
     if pn.state.curdoc is not None:

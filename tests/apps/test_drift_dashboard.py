@@ -117,6 +117,10 @@ def test_the_drift_page_and_the_not_found_page_in_the_browser(
             ana.get_by_text("2 checks in the history").wait_for()
             ana.screenshot(path=str(tmp_path / "drift.png"), full_page=True)
             assert ana.evaluate("window.__pwned") is None
+            ana.goto(f"{base}/cockpit")  # the cockpit links each model into /drift
+            ana.get_by_role("heading", name="Training now").wait_for()
+            ana.locator("a[href='/drift?model=churn']").first.click()
+            ana.get_by_text("2 checks in the history").wait_for()
             shown = ana.goto(f"{base}/no-such-<b>page")
             assert shown is not None and shown.status == 404
             ana.get_by_text("Signed in as ana").wait_for()

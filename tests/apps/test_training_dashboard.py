@@ -127,8 +127,8 @@ def test_launch_watch_and_cancel_from_the_browser(tracking: MlflowClient, wb_hom
             deadline = time.monotonic() + 180
             while not ana.get_by_text("finished: run").count():
                 assert time.monotonic() < deadline, f"never finished; steps seen {steps}"
-                steps.update(re.findall(r"step \d+/40", ana.locator("ul").all_inner_texts()
-                                        .__str__()))
+                shown = " ".join(ana.locator("ul").all_inner_texts())
+                steps.update(re.findall(r"step \d+/40", shown))
                 ana.wait_for_timeout(300)
             assert len(steps) >= 2, f"the steps did not grow on the page: {steps}"
             ana.locator("canvas").first.wait_for()  # the val_loss curve

@@ -18,7 +18,7 @@ from tests.notebooks.test_quickstart import ISOLATE, _python3_kernelspec
 from tests.promotion.test_promote import trained
 
 BREAKOUT = '</script><img src=x onerror="window.__pwned=1">'
-CELLS = ["import workbench as wb", "wb.apps.index()", "wb.apps.runs()",
+CELLS = ["import workbench as wb", "wb.apps.index()", "wb.apps.cockpit()", "wb.apps.runs()",
          "wb.apps.promotion('loans')", "wb.apps.drift()"]
 
 
@@ -59,6 +59,7 @@ def test_every_app_displays_inline_and_markup_stays_text(
     with browser_page() as page:
         page.goto(page_file.as_uri())
         page.get_by_text("wb.apps.runs()").first.wait_for()  # the index, inline
+        page.get_by_role("link", name="loans").first.wait_for()  # the cockpit's model row
         page.get_by_text("Champion:").first.wait_for()  # the promotion app, drawn by Bokeh
         page.locator(".tabulator-cell", has_text="pilot </script>").first.wait_for()
         assert page.evaluate("window.__pwned") is None

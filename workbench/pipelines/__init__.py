@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from workbench.pipelines.execute import PipelineRun
     from workbench.pipelines.spec import PipelineSpec
 
-__all__ = ["PipelineRun", "PipelineSpec", "create", "load", "run"]
+__all__ = ["PipelineRun", "PipelineSpec", "create", "load", "run", "status"]
 
 
 def create(notebook: str | Path | Sequence[str | Path], *, name: str, model: str | None = None,
@@ -30,6 +30,15 @@ def create(notebook: str | Path | Sequence[str | Path], *, name: str, model: str
 
     return _create(notebook, name, model=model, force=force,
                    root=Path(root) if root is not None else None)
+
+
+def status(*, root: str | Path | None = None, slots: int = 5) -> list[dict[str, Any]]:
+    """Each pipeline of the project: its steps, schedule, next slot, last run (status, id) and
+    its last `slots` scheduled slots with what happened to them (what `pipeline list` shows)."""
+    from workbench.config import project_root
+    from workbench.pipelines.listing import list_pipelines
+
+    return list_pipelines(project_root(root), slots=slots)
 
 
 def load(name: str, *, root: str | Path | None = None) -> PipelineSpec:

@@ -1,0 +1,32 @@
+"""What every served app reads from the browser session: who is signed in, and the model a
+link asked for (`/drift?model=NAME`, as the cockpit links)."""
+
+from __future__ import annotations
+
+from html import escape
+
+import panel as pn
+
+
+def signed_in() -> pn.pane.HTML:
+    """The sidebar's "Signed in as USER" line (the name escaped: it came from a login)."""
+    return pn.pane.HTML(f"<p>Signed in as <strong>{escape(str(pn.state.user or '?'))}</strong>"
+                        '</p><p><a href="/">All apps</a></p>')
+
+
+def pick_from_url(choice: pn.widgets.Select) -> None:
+    """Select the `model` the page's URL names, if it is one of the choices."""
+    args = pn.state.session_args or {}
+    wanted = (args.get("model") or [b""])[0].decode(errors="replace")
+    if wanted in choice.options:
+        choice.value = wanted
+
+
+def unreadable(exc: BaseException) -> str:
+    """One line for a read that failed (a tracking server gone, a store locked)."""
+    from workbench.config import settings
+    from workbench.tracking.store import display_uri
+
+    said = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+    return (f"could not read the tracking store {display_uri(settings().tracking_uri)} "
+            f"({said}); press Refresh to try again")

@@ -1,0 +1,57 @@
+"""The cockpit without a browser: every part read through the workbench API, markup shown as
+text, and a tracking server that goes away is a banner the page recovers from by itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+import workbench as wb
+from tests.apps.test_promotion_dashboard import MARKUP
+from tests.cli.test_lab import free_port
+from tests.pipelines.test_monitor import project  # noqa: F401 - the fixture
+from tests.stores import mlflow_server
+from workbench_apps.cockpit import data_store, views
+
+
+def test_every_part_shows_with_markup_as_text(tracking: MlflowClient,
+                                              project: Path) -> None:  # noqa: F811
+    wb.check_drift("churn", project / "moved.parquet", root=project)
+    experiment = tracking.create_experiment("live")
+    busy = tracking.create_run(experiment, run_name=MARKUP).info.run_id
+    tracking.log_metric(busy, "loss", 0.25, step=3)
+    reading = data_store.read(project)
+    assert reading.errors == {}
+    assert reading.data["cluster"]["state"] == "running"
+    assert len(reading.data["cluster"]["workers"]) == 2
+    [live] = reading.data["running"]
+    assert (live["run_id"], live["metrics"]) == (busy, {"loss": 0.25})
+    [model] = reading.data["models"]
+    assert model["model"] == "churn" and model["drifting"] and model["champion"] is None
+    assert [p["name"] for p in reading.data["pipelines"]] == ["retrain"]
+    shown = views.page(reading)
+    assert MARKUP not in shown and "&lt;img src=x" in shown
+    assert '<a href="/drift?model=churn">' in shown and "drifting" in shown
+    assert "loss 0.25" in shown and "never run" in shown
+
+
+@pytest.mark.timeout(600)
+def test_a_tracking_server_that_goes_away_is_a_banner_and_the_page_recovers(
+        wb_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # the dashboard sets 2
+    monkeypatch.setenv("WORKBENCH_SCHEDULER", "")
+    port, served = free_port(), tmp_path / "server"
+    with mlflow_server(served, port) as uri:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        MlflowClient(uri).create_registered_model("churn")
+        assert data_store.read(tmp_path).errors == {}
+    gone = data_store.read(tmp_path)
+    assert set(gone.errors) == {"running", "models"}, gone.errors
+    shown = views.page(gone)
+    assert "Models could not be read:" in shown and 'class="alert alert-danger"' in shown
+    assert "Pipelines</h3><p><em>No pipelines" in shown  # what needs no store still shows
+    with mlflow_server(served, port):  # back, same store
+        back = data_store.read(tmp_path)
+    assert back.errors == {} and [m["model"] for m in back.data["models"]] == ["churn"]
