@@ -34,7 +34,7 @@ def summary(model: str) -> dict[str, Any]:
     check = wb.verify_history(model)
     return {"champion": wb.champion(model), "pending": wb.pending(model, entries),
             "rollback_to": wb.rollback_target(model, entries),
-            "history_ok": check.ok, "history_check": check.why,
+            "history_ok": check.ok, "history_check": check.why, "versions": versions(model),
             "history": history_frame(entries)}
 
 
@@ -73,6 +73,21 @@ def roll_back(model: str, to_version: str, *, user: str | None, reason: str) -> 
         return Outcome(True, f"rollback to v{to_version} requested as {entry['request_id']}: "
                              "another person approves it")
     return Outcome(True, f"rolled back: {model} v{to_version} is the champion")
+
+
+def versions(model: str) -> list[str]:
+    """Every registered version of `model`, newest first."""
+    from workbench.tracking.store import filter_literal, tracking_client
+
+    found = tracking_client().search_model_versions(f"name = {filter_literal(model)}")
+    return [str(v) for v in sorted((int(v.version) for v in found), reverse=True)]
+
+
+def dossier_page(model: str, version: str) -> str:
+    """The dossier of one version as one self-contained page (every value escaped)."""
+    from workbench.promotion.dossier import to_html
+
+    return to_html(wb.dossier(model, version))
 
 
 def history_frame(entries: list[dict[str, Any]]) -> pd.DataFrame:

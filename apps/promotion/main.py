@@ -46,7 +46,12 @@ class PromotionPage:
         decide = self.decide if self.actions else None
         roll_back = self.roll_back if self.actions else None
         self.body.objects = [views.champion_card(model, data, roll_back),
-                             views.pending_view(model, data, decide), views.history_table(data)]
+                             views.pending_view(model, data, decide), views.timeline(data),
+                             views.history_table(data),
+                             views.dossier_picker(data["versions"], self.dossier)]
+
+    async def dossier(self, version: str) -> str:
+        return await asyncio.to_thread(data_store.dossier_page, str(self.choice.value), version)
 
     async def decide(self, request_id: str, decision: str, reason: str) -> bool:
         outcome = await asyncio.to_thread(data_store.decide, request_id, decision,

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from html import escape
 from typing import Any
 
+import pandas as pd
 import panel as pn
 
 # Each returns True once it acted: the page is then drawn anew, and the widgets of this one
@@ -144,3 +145,56 @@ def history_table(data: dict[str, Any]) -> pn.viewable.Viewable:
     return pn.widgets.Tabulator(frame, disabled=True, show_index=False, formatters=formatters,
                                 widths=widths, layout="fit_columns",
                                 sizing_mode="stretch_width", name="history", height=400)
+
+
+def timeline(data: dict[str, Any]) -> pn.viewable.Viewable:
+    """The champion's version over time: a step at each promotion or rollback, hover for who
+    and why (Bokeh draws tooltips' values as text)."""
+    from bokeh.models import ColumnDataSource, HoverTool
+    from bokeh.plotting import figure
+
+    frame = data["history"]
+    moves = frame[frame["action"].isin(["promoted", "rollback"]) & frame["version"].notna()]
+    if moves.empty:
+        return pn.pane.HTML("<p><em>No champion yet, so no timeline.</em></p>")
+    moves = moves.iloc[::-1]  # oldest first
+    source = ColumnDataSource({
+        "at": list(pd.to_datetime(moves["at"], utc=True).dt.tz_localize(None)),
+        "version": [int(v) for v in moves["version"]], "action": list(moves["action"]),
+        "who": [str(w or "") for w in moves["who"]], "reason": [str(r or "") for r in
+                                                               moves["reason"]],
+        "colour": ["#b06000" if a == "rollback" else "#1f4e9c" for a in moves["action"]]})
+    chart = figure(title="Champion over time", x_axis_type="datetime", height=220,
+                   y_axis_label="champion version", sizing_mode="stretch_width",
+                   tools="pan,wheel_zoom,box_zoom,reset,save")
+    chart.step("at", "version", source=source, mode="after", color="#999999")
+    dots = chart.scatter("at", "version", source=source, size=10, color="colour")
+    chart.add_tools(HoverTool(renderers=[dots], formatters={"@at": "datetime"}, tooltips=[
+        ("at", "@at{%F %H:%M}"), ("version", "v@version"), ("action", "@action"),
+        ("who", "@who"), ("why", "@reason")]))
+    chart.yaxis.ticker.desired_num_ticks = min(10, max(int(moves["version"].max()), 2))
+    return pn.pane.Bokeh(chart, name="timeline", sizing_mode="stretch_width")
+
+
+ShowDossier = Callable[[str], Awaitable[str]]  # version -> the dossier page's HTML
+
+
+def dossier_picker(versions: list[str], show: ShowDossier) -> pn.viewable.Viewable:
+    """Pick any version to read its dossier (approval, gates, code, data, params, metrics),
+    drawn in a frame without scripts."""
+    if not versions:
+        return pn.pane.HTML("")
+    choice = pn.widgets.Select(name="Dossier of version", options=versions,
+                               value=versions[0], width=200)
+    button = pn.widgets.Button(name="Show dossier")
+    frame = pn.Column(sizing_mode="stretch_width")
+
+    async def clicked(_: object) -> None:
+        page = await show(str(choice.value))
+        frame.objects = [pn.pane.HTML(
+            f'<iframe sandbox="" srcdoc="{escape(page, quote=True)}" title="dossier" '
+            'style="width:100%;height:640px;border:1px solid #ddd"></iframe>',
+            sizing_mode="stretch_width", name="dossier")]
+
+    button.on_click(clicked)
+    return pn.Column(pn.Row(choice, button), frame, sizing_mode="stretch_width")

@@ -16,7 +16,7 @@ import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
-from tests.browser import browser_page
+from tests.browser import browser_page, frame_with_text
 from tests.cli.test_lab import free_port, scheduled_project, service_env
 from tests.promotion.test_promote import trained
 from workbench_apps.promotion import data_store
@@ -42,6 +42,9 @@ def test_data_store_reads_champion_requests_and_history(tracking: MlflowClient) 
     assert summary["champion"] == "1" and summary["history_ok"]
     assert [e["seq"] for e in summary["pending"]] == [2]
     assert list(summary["history"]["action"]) == ["requested", "promoted"]  # newest first
+    assert summary["versions"] == ["1"]  # a pending request registers no version yet
+    page = data_store.dossier_page("credit", "1")
+    assert "<h1>credit v1</h1>" in page and "Current champion." in page
 
 
 MARKUP = '<img src=x onerror="window.__pwned=1">'
@@ -70,6 +73,10 @@ def test_markup_in_names_reasons_and_identities_is_shown_as_text(
             assert page.get_by_text(f"why {MARKUP}").first.is_visible()  # the pending request
             assert page.locator("h2", has_text=model).first.is_visible()  # heading, as text
             assert page.get_by_text(f"v1 {MARKUP}", exact=True).first.is_visible()  # table
+            page.locator("canvas").first.wait_for()  # the champion's timeline
+            page.get_by_role("button", name="Show dossier").click()
+            dossier = frame_with_text(page, "What trained it")
+            assert f"v1 {MARKUP}" in dossier.inner_text("body")  # the reason, as text
             time.sleep(1)  # a broken <img> fires onerror at once
             assert page.evaluate("window.__pwned") is None
             assert page.evaluate("document.querySelectorAll('img[src=x], svg[onload]').length") == 0
