@@ -28,12 +28,15 @@ FAIL_FAST = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOF
 
 def dashboard(root: Path, *, port: int = 5006, address: str = "127.0.0.1",
               basic_auth: str | Sequence[str] | None = None, cookie_secret: str | None = None,
-              with_scheduler: bool = False, say: Callable[[str], None] = print) -> int:
+              oauth_provider: str | None = None, with_scheduler: bool = False,
+              say: Callable[[str], None] = print) -> int:
     """Serve the dashboards until stopped; returns panel's exit code.
 
     Every route needs a login: `basic_auth` is `USER:PASSWORD`, or several (one per person:
     four-eyes compares logins); without it a password is generated for the user `workbench`
-    and printed, as Jupyter prints its token.
+    and printed, as Jupyter prints its token. `oauth_provider` logs people in with one of
+    Panel's OAuth providers instead (its client id and secret in PANEL_OAUTH_KEY and
+    PANEL_OAUTH_SECRET, never on a command line).
     """
     if importlib.util.find_spec("panel") is None:
         raise ConfigError("Panel is not installed: pip install 'workbench[dashboard]'")
@@ -43,20 +46,29 @@ def dashboard(root: Path, *, port: int = 5006, address: str = "127.0.0.1",
     if missing:
         raise ConfigError(f"dashboard apps not found ({', '.join(missing)}); reinstall "
                           "workbench (`pip install .`), which ships them as workbench_apps")
-    users = _credentials(basic_auth)
+    if oauth_provider and basic_auth:
+        raise ConfigError("give --oauth-provider or --basic-auth, not both: one login for "
+                          "everyone, so four-eyes compares like with like")
+    if oauth_provider and not os.environ.get("PANEL_OAUTH_KEY"):
+        raise ConfigError(f"--oauth-provider {oauth_provider} needs the OAuth app's client id "
+                          "and secret in PANEL_OAUTH_KEY and PANEL_OAUTH_SECRET")
+    users = {} if oauth_provider else _credentials(basic_auth)
     with tempfile.TemporaryDirectory(prefix="wb-dashboard-") as scratch:
-        credentials = Path(scratch) / "users.json"
-        credentials.write_text(json.dumps(users))
-        credentials.chmod(0o600)
         # `panel serve` with our page for unknown routes (workbench_apps.serve)
         command = [sys.executable, "-m", "workbench_apps.serve", *map(str, scripts),
                    "--address", address, "--port", str(port),
-                   "--allow-websocket-origin", f"{address}:{port}",
-                   "--basic-auth", str(credentials), "--index", "index",
-                   # our pages: Panel's load their logo from a CDN (broken offline)
-                   "--basic-login-template", str(folder / "pages" / "login.html"),
+                   "--allow-websocket-origin", f"{address}:{port}", "--index", "index",
                    "--logout-template", str(folder / "pages" / "logout.html")]
-        if not basic_auth:
+        if oauth_provider:
+            command += ["--oauth-provider", oauth_provider]
+        else:
+            credentials = Path(scratch) / "users.json"
+            credentials.write_text(json.dumps(users))
+            credentials.chmod(0o600)
+            # our login page: Panel's loads its logo from a CDN (broken offline)
+            command += ["--basic-auth", str(credentials),
+                        "--basic-login-template", str(folder / "pages" / "login.html")]
+        if not basic_auth and not oauth_provider:
             [(user, password)] = users.items()
             say(f"dashboard: http://{address}:{port}/  user {user}  password {password}")
         # JS and CSS from this server, not a CDN: works offline, tells no third party

@@ -68,16 +68,21 @@ def lab(port: int, address: str, with_scheduler: bool, no_browser: bool, allow_r
 @click.option("--cookie-secret", default=None, envvar="WORKBENCH_COOKIE_SECRET",
               help="signs login cookies (default: random; env WORKBENCH_COOKIE_SECRET keeps it "
               "off the command line)")
+@click.option("--oauth-provider", default=None, help="log in with Panel's OAuth provider "
+              "(github, google, azure, okta, gitlab, auth0, generic, ...) instead of "
+              "passwords; its client id and secret come from PANEL_OAUTH_KEY and "
+              "PANEL_OAUTH_SECRET, a generic provider's URLs from PANEL_OAUTH_AUTHORIZE_URL, "
+              "PANEL_OAUTH_TOKEN_URL and PANEL_OAUTH_USER_URL")
 @click.option("--scheduler", "with_scheduler", is_flag=True,
               help="also run `workbench scheduler` for ./pipelines while it serves")
 def dashboard(port: int, address: str, basic_auth: tuple[str, ...],
-              cookie_secret: str | None,
+              cookie_secret: str | None, oauth_provider: str | None,
               with_scheduler: bool) -> None:
-    """Panel dashboards (runs; promotion: champion, requests, decisions, history) behind a
-    login; decisions are recorded with the logged-in user."""
+    """Panel dashboards (cockpit, runs, training, drift, promotion) behind a login; actions
+    are recorded with the logged-in user."""
 
     from workbench.dashboard import dashboard as serve
 
     sys.exit(serve(project_root(), port=port, address=address, basic_auth=basic_auth,
-                   cookie_secret=cookie_secret, with_scheduler=with_scheduler,
-                   say=lambda line: click.echo(line, err=True)))
+                   cookie_secret=cookie_secret, oauth_provider=oauth_provider,
+                   with_scheduler=with_scheduler, say=lambda line: click.echo(line, err=True)))
