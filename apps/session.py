@@ -30,3 +30,12 @@ def unreadable(exc: BaseException) -> str:
     said = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
     return (f"could not read the tracking store {display_uri(settings().tracking_uri)} "
             f"({said}); press Refresh to try again")
+
+
+def run_link(run_id: str | None) -> str:
+    """" (open in MLflow)" linking the run's page in the MLflow UI, when one is configured."""
+    from workbench.config import run_url
+
+    url = run_url(run_id) if run_id else None
+    return (f' (<a href="{escape(url)}" target="_blank" rel="noopener">open in MLflow</a>)'
+            if url else "")

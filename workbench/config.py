@@ -99,3 +99,24 @@ def _on_this_host(address: str) -> bool:
 
     host = urlsplit(address if "://" in address else f"tcp://{address}").hostname or ""
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def mlflow_ui() -> str | None:
+    """Where people open runs in the MLflow UI: WORKBENCH_MLFLOW_UI, else the tracking server
+    itself (it serves the UI), without credentials; None for the embedded store."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    configured = os.environ.get("WORKBENCH_MLFLOW_UI") or settings().tracking_uri
+    parts = urlsplit(configured)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+
+
+def run_url(run_id: str) -> str | None:
+    """The run's page in the MLflow UI (its direct route, which finds the experiment)."""
+    from urllib.parse import quote
+
+    ui = mlflow_ui()
+    return f"{ui}/#/runs/{quote(run_id, safe='')}" if ui else None

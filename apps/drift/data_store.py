@@ -64,9 +64,11 @@ def report(run_id: str) -> str:
     return wb.drift_report(run_id)
 
 
-def check(model: str, path: str, root: Path) -> Outcome:
+def check(model: str, path: str, root: Path, *, user: str | None = None) -> Outcome:
     """A new check of the data at `path` (inside the project) against the model's champion,
-    logged to its history; it never starts a retraining."""
+    logged to its history (tagged with who asked); it never starts a retraining."""
+    from workbench.tracking.store import tracking_client
+
     data = _project_file(path, root)
     if isinstance(data, Outcome):
         return data
@@ -74,6 +76,8 @@ def check(model: str, path: str, root: Path) -> Outcome:
         done = wb.check_drift(model, data, root=root)
     except WorkbenchError as exc:
         return Outcome(False, str(exc).splitlines()[0])
+    if user:
+        tracking_client().set_tag(done.check_run_id, "workbench.checked_by", user)
     return Outcome(True, f"{model}: {done.reason}", run_id=done.check_run_id)
 
 

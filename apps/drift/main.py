@@ -89,7 +89,8 @@ class DriftPage:
             self.form_status.object = views.banner(False, "pick a model first")
             return
         self.form_status.object = "<p><em>Checking...</em></p>"
-        outcome = await asyncio.to_thread(data_store.check, model, path, self.root)
+        outcome = await asyncio.to_thread(data_store.check, model, path, self.root,
+                                          user=pn.state.user)
         if outcome.ok:
             await self.refresh()
         self.form_status.object = views.banner(outcome.ok, outcome.message)

@@ -15,6 +15,8 @@ from typing import Any
 import pandas as pd
 import panel as pn
 
+from workbench_apps.session import run_link
+
 # Each returns True once it acted: the page is then drawn anew, and the widgets of this one
 # are gone (touching them again would send stale models to the browser).
 Decide = Callable[[str, str, str], Awaitable[bool]]  # (request id, decision, reason)
@@ -92,7 +94,8 @@ def request_card(model: str, entry: dict[str, Any], decide: Decide | None
     kind = "rollback" if entry.get("kind") == "rollback" else "promotion"
     head = pn.pane.HTML(
         f"<p><code>{escape(request_id)}</code>: {kind} of v{escape(str(entry.get('version')))}"
-        f" (run <code>{escape(str(entry.get('run_id')))}</code>), requested by "
+        f" (run <code>{escape(str(entry.get('run_id')))}</code>{run_link(entry.get('run_id'))}),"
+        " requested by "
         f"<strong>{escape(str(entry.get('requester')))}</strong> at "
         f"{escape(str(entry.get('at')))}<br>Why: {escape(str(entry.get('reason')))}</p>"
         + gates_table(entry.get("gates") or []), sizing_mode="stretch_width")

@@ -18,6 +18,7 @@ import panel as pn
 from workbench.errors import WorkbenchError
 from workbench.runs import STATUSES
 from workbench_apps.runs import data_store
+from workbench_apps.session import run_link
 
 ANY = "any"
 LIVE = ("RUNNING", "SCHEDULED")  # a page holding such runs is read again while shown
@@ -86,6 +87,8 @@ def artifacts_list(run: dict[str, Any]) -> pn.pane.HTML:
     items = "".join(f"<li><code>{escape(a['path'])}</code> ({a['size'] or 0} bytes)</li>"
                     for a in run["artifacts"])
     return pn.pane.HTML(f"<h4>Artifacts of {escape(run['name'] or run['run_id'])}</h4>"
+                        f"<p>Run <code>{escape(run['run_id'])}</code>{run_link(run['run_id'])}"
+                        "</p>"
                         f"<ul>{items}</ul>", name="artifacts", sizing_mode="stretch_width")
 
 

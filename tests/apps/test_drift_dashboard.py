@@ -18,6 +18,7 @@ from tests.apps.test_promotion_actions import logged_in, start_dashboard
 from tests.apps.test_promotion_dashboard import MARKUP, status_without_login
 from tests.browser import browser_page, frame_with_text
 from tests.pipelines.test_monitor import project  # noqa: F401 - the fixture
+from workbench.dashboard import APPS
 from workbench_apps.drift import data_store, views
 
 
@@ -36,9 +37,10 @@ def test_the_page_reads_a_models_history_and_runs_checks_in_the_project(
     assert wb.drift_history("churn").empty  # nothing was logged
 
     calm = data_store.check("churn", "calm.parquet", project)
-    moved = data_store.check("churn", " moved.parquet ", project)
+    moved = data_store.check("churn", " moved.parquet ", project, user="ana")
     assert calm.ok and moved.ok, (calm, moved)
     assert moved.message.endswith("checked only, no retraining started")
+    assert tracking.get_run(moved.run_id).data.tags["workbench.checked_by"] == "ana"
     assert not (project / "retrained.txt").exists()
     seen = data_store.overview("churn", project)
     assert list(seen["history"]["run_id"]) == [calm.run_id, moved.run_id]
@@ -94,7 +96,9 @@ def test_the_drift_page_and_the_not_found_page_in_the_browser(
     assert MARKUP in first.columns
     server, base = start_dashboard(wb_home, tmp_path, cwd=project)
     try:
-        assert status_without_login(f"{base}/no-such-page")[0] == 302  # to the login
+        for route in ("/", *(f"/{app}" for app in APPS), "/no-such-page"):
+            status, location = status_without_login(f"{base}{route}")
+            assert (status, location.split("?")[0]) == (302, "/login"), route  # all need it
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(urllib.request.Request(f"{base}/no-such-page", data=b"x"),
                                    timeout=30)
@@ -126,7 +130,10 @@ def test_the_drift_page_and_the_not_found_page_in_the_browser(
             ana.get_by_text("Signed in as ana").wait_for()
             assert ana.get_by_role("link", name="Drift").is_visible()
             assert "<b>" in ana.locator("h2 code").inner_text()  # the path, as text
-        assert len(wb.drift_history("churn")) == 2
+        checks = wb.drift_history("churn")
+        assert len(checks) == 2
+        newest = tracking.get_run(str(checks["run_id"].iloc[-1]))
+        assert newest.data.tags["workbench.checked_by"] == "ana"  # the login, recorded
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)

@@ -172,3 +172,18 @@ def test_a_malformed_login_is_refused_before_anything_starts(tmp_path: Path) -> 
                       home=tmp_path / "wb", cwd=tmp_path, timeout=60)
     assert (twice.returncode, twice.stderr) == \
         (1, "error: --basic-auth names 'ana' twice; give each person once\n")
+
+
+def test_runs_link_to_the_mlflow_ui_when_there_is_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.config import mlflow_ui, run_url
+    from workbench_apps.promotion import views
+
+    monkeypatch.delenv("WORKBENCH_MLFLOW_UI", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////tmp/x.db")
+    assert mlflow_ui() is None and run_url("abc") is None  # the embedded store has no UI
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "https://ana:pw@mlflow.example.org:5443/")
+    assert run_url("abc") == "https://mlflow.example.org:5443/#/runs/abc"  # no credentials
+    monkeypatch.setenv("WORKBENCH_MLFLOW_UI", "http://127.0.0.1:5000")
+    card = views.request_card("m", {"seq": 2, "version": "3", "run_id": "abc",
+                                    "requester": "ana", "reason": "r", "gates": []}, None)
+    assert 'href="http://127.0.0.1:5000/#/runs/abc"' in card.objects[0].object
