@@ -55,3 +55,15 @@ def test_a_tracking_server_that_goes_away_is_a_banner_and_the_page_recovers(
     with mlflow_server(served, port):  # back, same store
         back = data_store.read(tmp_path)
     assert back.errors == {} and [m["model"] for m in back.data["models"]] == ["churn"]
+
+
+def test_gpu_workers_show_their_use_and_memory() -> None:
+    """What NVML reports for a dask-cuda worker (no GPU here: the worker's reading is given)."""
+    data = {"state": "running", "scheduler": "tcp://10.0.0.5:8786", "dashboard": None,
+            "workers": [{"address": "tcp://10.0.0.7:40000", "name": "gpu-0", "nthreads": 1,
+                         "cpu": 12.0, "memory": 3 << 30, "memory_limit": 64 << 30,
+                         "tasks": {"executing": 1, "memory": 0}, "gpu_utilization": 87,
+                         "gpu_memory": 20 << 30, "gpu_memory_total": 80 << 30}]}
+    shown = views.cluster(data)
+    assert "87%, 20.0 GiB of 80.0 GiB" in shown and "3.0 GiB of 64.0 GiB" in shown
+    assert "executing 1" in shown and "memory 0" not in shown

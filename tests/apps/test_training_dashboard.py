@@ -137,6 +137,17 @@ def test_launch_watch_and_cancel_from_the_browser(tracking: MlflowClient, wb_hom
             fields["epochs"].press("Enter")
             ana.get_by_role("button", name="Launch").click()
             ana.get_by_text("running, step").first.wait_for(timeout=120_000)
+            other = ana.context.new_page()  # the server stays responsive while it trains
+            started = time.monotonic()
+            other.goto(f"{base}/cockpit")
+            other.get_by_role("heading", name="Training now").wait_for(timeout=60_000)
+            [live] = tracking.search_runs(
+                [e.experiment_id for e in tracking.search_experiments()],
+                filter_string="attributes.status = 'RUNNING'")
+            other.get_by_role("link", name=live.info.run_name).first.wait_for(
+                timeout=30_000)  # the cockpit lists the running run
+            assert time.monotonic() - started < 60
+            other.close()
             ana.get_by_role("button", name="Cancel").click()
             ana.locator("div.alert", has_text="cancelled: run").wait_for(timeout=120_000)
         runs = tracking.search_runs([e.experiment_id for e in tracking.search_experiments()],
