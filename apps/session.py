@@ -3,7 +3,9 @@ link asked for (`/drift?model=NAME`, as the cockpit links)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from html import escape
+from typing import Any
 
 import panel as pn
 
@@ -39,3 +41,19 @@ def run_link(run_id: str | None) -> str:
     url = run_url(run_id) if run_id else None
     return (f' (<a href="{escape(url)}" target="_blank" rel="noopener">open in MLflow</a>)'
             if url else "")
+
+
+def app_template(title: str, main: pn.viewable.Viewable, *,
+                 sidebar: Sequence[pn.viewable.Viewable] = (),
+                 onload: Callable[[], Any] | None = None,
+                 every: tuple[Callable[[], Any], int] | None = None) -> pn.template.BaseTemplate:
+    """A served app's page: `main`, the sidebar with who is signed in, a first read once the
+    page has loaded, and (`every`: callback, period in ms) a periodic one while it is open."""
+    template = pn.template.BootstrapTemplate(title=f"Workbench: {title}")
+    template.sidebar.extend([*sidebar, signed_in()])
+    template.main.append(main)
+    if onload is not None:
+        pn.state.onload(onload)
+    if every is not None and pn.state.curdoc is not None:  # served, not a test's document
+        pn.state.add_periodic_callback(every[0], period=every[1])
+    return template

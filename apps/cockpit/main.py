@@ -15,7 +15,7 @@ import panel as pn
 
 from workbench.config import project_root
 from workbench_apps.cockpit import data_store, views
-from workbench_apps.session import signed_in
+from workbench_apps.session import app_template
 
 REFRESH_MS = 5000
 
@@ -40,13 +40,8 @@ class CockpitPage:
 
 def create_app() -> pn.template.BaseTemplate:
     page = CockpitPage()
-    template = pn.template.BootstrapTemplate(title="Workbench: cockpit")
-    template.sidebar.append(signed_in())
-    template.main.append(page.view)
-    pn.state.onload(page.refresh)
-    if pn.state.curdoc is not None:
-        pn.state.add_periodic_callback(page.refresh, period=REFRESH_MS)
-    return template
+    return app_template("cockpit", page.view, onload=page.refresh,
+                        every=(page.refresh, REFRESH_MS))
 
 
 if __name__.startswith("bokeh"):

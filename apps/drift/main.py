@@ -17,7 +17,7 @@ import panel as pn
 from workbench.config import project_root
 from workbench.errors import WorkbenchError
 from workbench_apps.drift import data_store, views
-from workbench_apps.session import pick_from_url, signed_in, unreadable
+from workbench_apps.session import app_template, pick_from_url, unreadable
 
 LOADING = "<p><em>Loading Evidently's report...</em></p>"
 
@@ -139,11 +139,8 @@ class DriftPage:
 def create_app() -> pn.template.BaseTemplate:
     page = DriftPage()
     pick_from_url(page.choice)  # /drift?model=NAME, as the cockpit links
-    template = pn.template.BootstrapTemplate(title="Workbench: drift")
-    template.sidebar.extend([page.choice, page.refresh_button, signed_in()])
-    template.main.append(page.layout())
-    pn.state.onload(page.refresh)
-    return template
+    return app_template("drift", page.layout(), sidebar=[page.choice, page.refresh_button],
+                        onload=page.refresh)
 
 
 if __name__.startswith("bokeh"):

@@ -12,7 +12,7 @@ import asyncio
 import panel as pn
 
 from workbench_apps.promotion import data_store, views
-from workbench_apps.session import pick_from_url, signed_in, unreadable
+from workbench_apps.session import app_template, pick_from_url, unreadable
 
 
 class PromotionPage:
@@ -77,12 +77,8 @@ class PromotionPage:
 def create_app() -> pn.template.BaseTemplate:
     page = PromotionPage()
     pick_from_url(page.choice)  # /promotion?model=NAME, as the cockpit links
-    template = pn.template.BootstrapTemplate(title="Workbench: promotion")
-    template.sidebar.extend([page.choice, page.refresh_button,
-                             signed_in()])
-    template.main.append(page.layout())
-    pn.state.onload(page.refresh)
-    return template
+    return app_template("promotion", page.layout(), sidebar=[page.choice, page.refresh_button],
+                        onload=page.refresh)
 
 
 if __name__.startswith("bokeh"):

@@ -9,17 +9,13 @@ from __future__ import annotations
 import panel as pn
 
 from workbench_apps.runs.views import REFRESH_MS, RunsBrowser
-from workbench_apps.session import signed_in
+from workbench_apps.session import app_template
 
 
 def create_app() -> pn.template.BaseTemplate:
-    browser = RunsBrowser()
-    if pn.state.curdoc is not None:  # served: running runs update live
-        pn.state.add_periodic_callback(browser.refresh_running, period=REFRESH_MS)
-    template = pn.template.BootstrapTemplate(title="Workbench: runs")
-    template.sidebar.extend([*browser.controls(), signed_in()])
-    template.main.append(browser)
-    return template
+    browser = RunsBrowser()  # running runs update live
+    return app_template("runs", browser, sidebar=browser.controls(),
+                        every=(browser.refresh_running, REFRESH_MS))
 
 
 if __name__.startswith("bokeh"):

@@ -20,7 +20,7 @@ import panel as pn
 
 from workbench.config import project_root
 from workbench.errors import WorkbenchError
-from workbench_apps.session import signed_in
+from workbench_apps.session import app_template
 from workbench_apps.training import data_store, views
 
 REFRESH_MS = 1500
@@ -159,13 +159,9 @@ class TrainingPage:
 
 def create_app() -> pn.template.BaseTemplate:
     page = TrainingPage()
-    template = pn.template.BootstrapTemplate(title="Workbench: training")
-    template.sidebar.append(signed_in())
-    template.main.append(pn.Row(page.form(), page.live(), sizing_mode="stretch_width"))
-    pn.state.onload(page.read_params)
-    if pn.state.curdoc is not None:
-        pn.state.add_periodic_callback(page.tick, period=REFRESH_MS)
-    return template
+    return app_template("training", pn.Row(page.form(), page.live(),
+                                           sizing_mode="stretch_width"),
+                        onload=page.read_params, every=(page.tick, REFRESH_MS))
 
 
 if __name__.startswith("bokeh"):
