@@ -57,3 +57,21 @@ def app_template(title: str, main: pn.viewable.Viewable, *,
     if every is not None and pn.state.curdoc is not None:  # served, not a test's document
         pn.state.add_periodic_callback(every[0], period=every[1])
     return template
+
+
+class ModelPage:
+    """A page about one model at a time: its select, a Refresh button, a banner line and a
+    body; choosing a model or pressing Refresh awaits `refresh` (Panel runs async callbacks
+    on the session's loop, holding its document)."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.choice = pn.widgets.Select(name="Model", options=list(names),
+                                        value=names[0] if names else None)
+        self.refresh_button = pn.widgets.Button(name="Refresh", button_type="primary")
+        self.banner = pn.pane.HTML("", sizing_mode="stretch_width", name="banner")
+        self.body = pn.Column(sizing_mode="stretch_width")
+        self.choice.param.watch(self.refresh, "value")
+        self.refresh_button.on_click(self.refresh)
+
+    async def refresh(self, _: object = None) -> None:
+        raise NotImplementedError

@@ -17,29 +17,21 @@ import panel as pn
 from workbench.config import project_root
 from workbench.errors import WorkbenchError
 from workbench_apps.drift import data_store, views
-from workbench_apps.session import app_template, pick_from_url, unreadable
+from workbench_apps.session import ModelPage, app_template, pick_from_url, unreadable
 
 LOADING = "<p><em>Loading Evidently's report...</em></p>"
 
 
-class DriftPage:
+class DriftPage(ModelPage):
     """One browser session's page; `actions` False for a read-only view (inline)."""
 
     def __init__(self, *, root: Path | None = None, actions: bool = True) -> None:
         self.root, self.actions = project_root(root), actions
-        names = data_store.models()
-        self.choice = pn.widgets.Select(name="Model", options=names,
-                                        value=names[0] if names else None)
-        self.refresh_button = pn.widgets.Button(name="Refresh", button_type="primary")
-        self.banner = pn.pane.HTML("", sizing_mode="stretch_width", name="banner")
-        self.body = pn.Column(sizing_mode="stretch_width")
         self.report = pn.Column(sizing_mode="stretch_width")
-        form, self.path, self.form_status = views.check_form("data/production.parquet",
-                                                             self.run_check)
-        self.form = form
-        self.choice.param.watch(self.refresh, "value")
-        self.refresh_button.on_click(self.refresh)
+        self.form, self.path, self.form_status = views.check_form("data/production.parquet",
+                                                                  self.run_check)
         self.compare_view = self._two_datasets()
+        super().__init__(data_store.models())
 
     async def refresh(self, _: object = None) -> None:
         model = self.choice.value

@@ -12,23 +12,15 @@ import asyncio
 import panel as pn
 
 from workbench_apps.promotion import data_store, views
-from workbench_apps.session import app_template, pick_from_url, unreadable
+from workbench_apps.session import ModelPage, app_template, pick_from_url, unreadable
 
 
-class PromotionPage:
+class PromotionPage(ModelPage):
     """One browser session's page; `actions` False for a read-only view (inline, no login)."""
 
     def __init__(self, *, actions: bool = True) -> None:
         self.actions = actions
-        names = data_store.models()
-        self.choice = pn.widgets.Select(name="Model", options=names,
-                                        value=names[0] if names else None)
-        self.refresh_button = pn.widgets.Button(name="Refresh", button_type="primary")
-        self.banner = pn.pane.HTML("", sizing_mode="stretch_width", name="banner")
-        self.body = pn.Column(sizing_mode="stretch_width")
-        # async callbacks: Panel awaits them on the session's loop, holding its document
-        self.choice.param.watch(self.refresh, "value")
-        self.refresh_button.on_click(self.refresh)
+        super().__init__(data_store.models())
 
     async def refresh(self, _: object = None) -> None:
         model = self.choice.value
