@@ -85,23 +85,19 @@ def runs() -> InlineApp:
 def promotion(model: str | None = None) -> InlineApp:
     from workbench_apps.promotion.main import PromotionPage
 
-    page = PromotionPage(actions=False)
-    if model is not None:
-        page.choice.value = model
-    _wait(page.refresh())
-    return InlineApp("promotion", pn.Column(page.choice, page.layout(),
-                                            sizing_mode="stretch_width"))
+    return _model_app("promotion", PromotionPage(actions=False, model=model))
 
 
 def drift(model: str | None = None) -> InlineApp:
     from workbench_apps.drift.main import DriftPage
 
-    page = DriftPage(actions=False)
-    if model is not None:
-        page.choice.value = model
+    return _model_app("drift", DriftPage(actions=False, model=model))
+
+
+def _model_app(title: str, page: Any) -> InlineApp:
+    """A one-model page, its first read done, with its model select above it."""
     _wait(page.refresh())
-    return InlineApp("drift", pn.Column(page.choice, page.layout(),
-                                        sizing_mode="stretch_width"))
+    return InlineApp(title, pn.Column(page.choice, page.layout(), sizing_mode="stretch_width"))
 
 
 def _wait(step: Coroutine[Any, Any, None]) -> None:

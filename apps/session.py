@@ -64,9 +64,15 @@ class ModelPage:
     body; choosing a model or pressing Refresh awaits `refresh` (Panel runs async callbacks
     on the session's loop, holding its document)."""
 
-    def __init__(self, names: Sequence[str]) -> None:
+    def __init__(self, names: Sequence[str], model: str | None = None) -> None:
+        if model is not None and model not in names:
+            from workbench.errors import ConfigError
+
+            raise ConfigError(f"no model {model!r} here; pick one of "
+                              f"{', '.join(map(repr, names)) or 'none yet'}")
+        # chosen before the watch below: choosing later would read the model a second time
         self.choice = pn.widgets.Select(name="Model", options=list(names),
-                                        value=names[0] if names else None)
+                                        value=model or (names[0] if names else None))
         self.refresh_button = pn.widgets.Button(name="Refresh", button_type="primary")
         self.banner = pn.pane.HTML("", sizing_mode="stretch_width", name="banner")
         self.body = pn.Column(sizing_mode="stretch_width")

@@ -25,13 +25,14 @@ LOADING = "<p><em>Loading Evidently's report...</em></p>"
 class DriftPage(ModelPage):
     """One browser session's page; `actions` False for a read-only view (inline)."""
 
-    def __init__(self, *, root: Path | None = None, actions: bool = True) -> None:
+    def __init__(self, *, root: Path | None = None, actions: bool = True,
+                 model: str | None = None) -> None:
         self.root, self.actions = project_root(root), actions
         self.report = pn.Column(sizing_mode="stretch_width")
         self.form, self.path, self.form_status = views.check_form("data/production.parquet",
                                                                   self.run_check)
         self.compare_view = self._two_datasets()
-        super().__init__(data_store.models())
+        super().__init__(data_store.models(), model)
 
     async def refresh(self, _: object = None) -> None:
         model = self.choice.value

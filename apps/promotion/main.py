@@ -18,9 +18,9 @@ from workbench_apps.session import ModelPage, app_template, pick_from_url, unrea
 class PromotionPage(ModelPage):
     """One browser session's page; `actions` False for a read-only view (inline, no login)."""
 
-    def __init__(self, *, actions: bool = True) -> None:
+    def __init__(self, *, actions: bool = True, model: str | None = None) -> None:
         self.actions = actions
-        super().__init__(data_store.models())
+        super().__init__(data_store.models(), model)
 
     async def refresh(self, _: object = None) -> None:
         model = self.choice.value

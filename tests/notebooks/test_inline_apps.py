@@ -75,3 +75,5 @@ def test_marimo_shows_the_same_app_with_markup_as_text(tracking: MlflowClient) -
     assert mime == "text/html" and "pwned" in text  # the reason is in it...
     assert "<img" not in text and "</script><" not in text  # ...as text
     assert repr(app) == "<workbench app promotion: display it in a notebook cell>"
+    with pytest.raises(wb.ConfigError, match="no model 'nope' here; pick one of 'loans'"):
+        wb.apps.drift("nope")
