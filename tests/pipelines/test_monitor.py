@@ -75,6 +75,8 @@ def test_the_drift_reads_a_dashboard_uses(tracking: MlflowClient, project: Path)
     retrained = wb.monitor("churn", project / "moved.parquet", root=project)
     assert retrained.triggered
     assert wb.drift_models() == ["churn"]
+    [newest] = wb.drift_history("churn", newest=1)["run_id"]
+    assert newest == retrained.check_run_id
     policy = wb.drift_policy("churn", root=project)
     assert (policy.threshold, policy.cooldown_hours) == (0.3, 24)
     assert wb.drift_policy("no-pipeline", root=project).threshold == 0.5  # the default

@@ -118,8 +118,10 @@ def _write(client: MlflowClient, run_id: str, result: DriftResult) -> None:
         client.log_text(run_id, result.to_html(), "drift/report.html")
 
 
-def drift_history(model: str, *, experiment: str | None = None) -> pd.DataFrame:
-    """Every drift check logged for `model`, oldest first: one row per check."""
+def drift_history(model: str, *, experiment: str | None = None,
+                  newest: int | None = None) -> pd.DataFrame:
+    """Every drift check logged for `model` (or only the `newest` N), oldest first: one row
+    per check."""
     import pandas as pd
 
     from workbench.tracking.store import tracking_client
@@ -137,8 +139,9 @@ def drift_history(model: str, *, experiment: str | None = None) -> pd.DataFrame:
                                   filter_string=f"tags.`{MODEL_TAG}` = {filter_literal(model)} and "
                                                 f"tags.`{KIND_TAG}` = 'drift' and "
                                                 "attributes.status = 'FINISHED'",
-                                  order_by=["attributes.start_time ASC"], max_results=1000,
-                                  page_token=token)
+                                  order_by=["attributes.start_time " +
+                                            ("DESC" if newest else "ASC")],
+                                  max_results=min(newest or 1000, 1000), page_token=token)
         for run in page:
             m = run.data.metrics
             row = {"time": pd.Timestamp(run.info.start_time, unit="ms", tz="UTC"),
@@ -151,7 +154,7 @@ def drift_history(model: str, *, experiment: str | None = None) -> pd.DataFrame:
                         if k.startswith(("drift.score.", "performance."))})
             rows.append(row)
         token = page.token
-        if not token:
+        if not token or (newest and len(rows) >= newest):
             break
     frame = pd.DataFrame(rows, columns=None if rows else columns)
     return frame.sort_values("time", kind="stable").reset_index(drop=True) if rows else frame
