@@ -9,14 +9,14 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.t
 .PHONY: setup demo test lint bench clean
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml constraints.txt
+$(VENV)/.installed: pyproject.toml constraints.txt extensions/pyproject.toml
 	python3 -m venv $(VENV)
 	# torch first and pinned: the CPU wheel; an unpinned torch pulls GBs of CUDA packages
 	$(PIP) torch==2.13.0 uv
 	# compiled at install: uv writes no .pyc, and with PYTHONDONTWRITEBYTECODE (set on these
 	# machines) every process then compiled mlflow & co. again: `import mlflow` 7 s -> 2 s
 	$(VENV)/bin/uv pip install --quiet --python $(PY) -c constraints.txt -e ".[dev]" \
-		--compile-bytecode
+		-e ./extensions --compile-bytecode
 	touch $@
 
 demo: setup

@@ -39,23 +39,12 @@ def running(limit: int = 20) -> list[dict[str, Any]]:
 
 
 def models() -> list[dict[str, Any]]:
-    """Per model (registered or drift-checked): the champion, pending requests, the newest
-    drift check against the retraining threshold."""
-    registered = set(wb.models())
-    rows = []
-    for name in sorted(registered | set(wb.drift_models())):
-        history = wb.drift_history(name, newest=1)  # every 5 s: one check, not them all
-        last = history.iloc[-1] if len(history) else None
-        try:
-            threshold = wb.drift_policy(name).threshold
-        except wb.WorkbenchError:
-            threshold = 0.5
-        known = name in registered  # a pilot can be drift-checked before it is registered
-        rows.append({"model": name, "champion": wb.champion(name) if known else None,
-                     "pending": len(wb.pending(name)) if known else 0,
-                     "drift_share": None if last is None else float(last["share"]),
-                     "drift_at": None if last is None else last["time"].isoformat(
-                         timespec="minutes"),
-                     "threshold": threshold,
-                     "drifting": last is not None and float(last["share"]) >= threshold})
-    return rows
+    """Per model: the champion, how many requests wait, the newest drift check."""
+    from workbench.overview import model_overview
+
+    return [{"model": m["model"], "champion": m["champion"], "pending": len(m["pending"]),
+             "drift_share": None if m["drift"] is None else m["drift"]["share"],
+             "drift_at": None if m["drift"] is None else m["drift"]["at"],
+             "threshold": 0.5 if m["drift"] is None else m["drift"]["threshold"],
+             "drifting": m["drift"] is not None and m["drift"]["drifting"]}
+            for m in model_overview()]

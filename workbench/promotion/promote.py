@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 UNSET: Any = object()
 
 __all__ = ["UNSET", "GatePlan", "PromotionRecord", "PromotionRequest", "approve", "decline",
-           "history", "promote", "rollback", "unlock", "verify_history"]
+           "history", "preview", "promote", "rollback", "unlock", "verify_history"]
 
 
 def promote(model: str, *, run_id: str, approver: str, reason: str,
@@ -70,24 +70,13 @@ def promote(model: str, *, run_id: str, approver: str, reason: str,
     from workbench.tracking.store import tracking_client
 
     who = actor(approver, reason, authenticated_user)
-    if mode not in ("max", "min"):
-        raise ConfigError(f"mode must be 'max' or 'min', got {mode!r}")
-    wanted = GatePlan.from_flags(require, beat_champion, margin, mode,
-                                 data=production_data is not None)
-    base = project_root(root)
-    declared = pipeline_for_model(model, base)
-    if declared is not None:
-        wanted = wanted.merge(GatePlan.from_spec(*declared, base))
-        if production_data is None:
-            policy = declared[1].drift
-            production_data = spec_data if spec_data is not None else \
-                (base / policy.data).resolve() if policy and policy.data else None
     client = tracking_client()
     run = _finished_run(client, run_id)
     registry.model_source(client, run)  # no model: refused before anything is written
     expected = registry.champion_version(client, model) if expect_version is UNSET \
         else (None if expect_version is None else str(expect_version))
-    gates = evaluate(client, model, run, wanted, expected, production_data, training_data)
+    gates = _gates(client, model, run, expected, require, beat_champion, margin, mode,
+                   production_data, training_data, root, spec_data)
     at = now()
     registered = registry.ensure_registered(client, model)
     failed = [g for g in gates if not g.passed]
@@ -111,6 +100,41 @@ def promote(model: str, *, run_id: str, approver: str, reason: str,
                                 expected, gates)
     return _apply(client, model, run, approver, reason, at, gates, expected, who,
                   requester=None)
+
+
+def preview(model: str, *, run_id: str, require: Sequence[str] = (),
+            beat_champion: str | None = None, margin: float = 0.0, mode: str = "max",
+            production_data: Any = None, training_data: Any = None,
+            root: str | Path | None = None) -> list[GateResult]:
+    """The gates `promote` would check for `run_id` now, evaluated, with nothing written (a
+    dialog shows them before anyone gives a reason)."""
+    from workbench.tracking.store import tracking_client
+
+    client = tracking_client()
+    run = _finished_run(client, run_id)
+    registry.model_source(client, run)
+    return _gates(client, model, run, registry.champion_version(client, model), require,
+                  beat_champion, margin, mode, production_data, training_data, root, None)
+
+
+def _gates(client: MlflowClient, model: str, run: Any, expected: str | None,
+           require: Sequence[str], beat_champion: str | None, margin: float, mode: str,
+           production_data: Any, training_data: Any, root: str | Path | None,
+           spec_data: Any) -> list[GateResult]:
+    """The flags' gates and those of the pipeline producing `model`, evaluated on `run`."""
+    if mode not in ("max", "min"):
+        raise ConfigError(f"mode must be 'max' or 'min', got {mode!r}")
+    wanted = GatePlan.from_flags(require, beat_champion, margin, mode,
+                                 data=production_data is not None)
+    base = project_root(root)
+    declared = pipeline_for_model(model, base)
+    if declared is not None:
+        wanted = wanted.merge(GatePlan.from_spec(*declared, base))
+        if production_data is None:
+            policy = declared[1].drift
+            production_data = spec_data if spec_data is not None else \
+                (base / policy.data).resolve() if policy and policy.data else None
+    return evaluate(client, model, run, wanted, expected, production_data, training_data)
 
 
 def approve(request_id: str, *, approver: str, reason: str,

@@ -229,10 +229,12 @@ def environment_lock() -> str:
 
 
 def run_tags(seed: int, fn: Callable[..., Any] | str | None = None,
-             root: str | os.PathLike[str] | None = None) -> dict[str, str]:
+             root: str | os.PathLike[str] | None = None,
+             launcher: str | None = None) -> dict[str, str]:
     """MLflow tags recording where a run came from: the code of `fn` (or of the launching
-    notebook or script), the git state of the project holding it, the launcher itself."""
-    launcher = notebook_path()
+    notebook or script), the git state of the project holding it, the launcher itself
+    (`launcher`: a notebook run on someone's behalf, as Lab's "Run as job" does)."""
+    launcher = launcher or notebook_path()
     source = code_source(fn, launcher)
     tags = {"workbench.seed": str(seed), "mlflow.user": _user()}
     if launcher:

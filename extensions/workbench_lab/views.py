@@ -1,0 +1,287 @@
+"""What each route answers, as plain JSON-able dicts, read through `workbench` (blocking calls:
+the handlers run these on their thread pool). No tornado here, so each is testable alone."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+RECENT_RUNS = 20
+PROGRESS_PAIRS = (("epoch", "epochs"), ("step", "steps"))  # metric, param of the total
+
+
+def overview(root: Path) -> dict[str, Any]:
+    """Everything the sidebar shows, in one answer (one request per refresh): the store's and
+    the cluster's reachability, the newest runs, each model, each pipeline. A part that fails
+    says why in `errors` and the others still come."""
+    import workbench as wb
+    from workbench.overview import model_overview
+
+    out: dict[str, Any] = {"store": store_state(), "cluster": cluster_state(),
+                           "runs": [], "models": [], "pipelines": [], "errors": {}}
+    if not out["store"]["ok"]:
+        return out  # every other part reads the store: one line says it, not four
+    for part, read in (("runs", lambda: [run_row(r) for r in
+                                         wb.search_runs(page_size=RECENT_RUNS).rows]),
+                       ("models", model_overview),
+                       ("pipelines", lambda: [pipeline_row(p) for p in
+                                              wb.pipeline.status(root=root, slots=1)])):
+        try:
+            out[part] = read()
+        except Exception as exc:  # say which part, show the rest
+            out["errors"][part] = _line(exc)
+    return out
+
+
+def store_state() -> dict[str, Any]:
+    from workbench.config import settings
+    from workbench.tracking.store import check_reachable, display_uri
+
+    uri = settings().tracking_uri
+    try:
+        check_reachable(uri, timeout=2.0)
+    except Exception as exc:
+        return {"ok": False, "uri": display_uri(uri), "error": _line(exc)}
+    return {"ok": True, "uri": display_uri(uri), "error": None}
+
+
+def cluster_state() -> dict[str, Any]:
+    """The cluster this server submits jobs to; a named scheduler is probed (2 s) before dask
+    is asked, so a scheduler gone away costs a refresh 2 s, not dask's 30 s connect timeout."""
+    import workbench as wb
+    from workbench.config import settings
+
+    address = settings().scheduler
+    try:
+        if address:
+            parsed = urlparse(address if "://" in address else f"tcp://{address}")
+            socket.create_connection((parsed.hostname or "", parsed.port or 8786), 2).close()
+        found = wb.cluster_status()
+    except Exception as exc:
+        return {"ok": False, "state": "unreachable", "scheduler": address, "workers": 0,
+                "error": f"{address or 'the local cluster'}: {_line(exc)}"}
+    return {"ok": True, "state": found["state"], "scheduler": found["scheduler"],
+            "workers": len(found["workers"]), "error": None}
+
+
+def run_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A search_runs row as the sidebar lists it (workbench's own tags only: rows stay small)."""
+    tags = {k: v for k, v in row["tags"].items() if k.startswith("workbench.")}
+    return {"run_id": row["run_id"], "run_name": row["name"], "experiment": row["experiment"],
+            "status": row["status"], "start_time": row["started"],
+            "duration_s": row["duration_s"], "metrics": row["metrics"], "params": row["params"],
+            "tags": tags, "kind": tags.get("workbench.kind"),
+            "progress": progress(row["metrics"], row["params"]) if row["status"] == "RUNNING"
+            else None, "notebook": tags.get("workbench.job.notebook")}
+
+
+def progress(metrics: dict[str, float], params: dict[str, str]) -> float | None:
+    """How far a running training is, where its metrics say (epoch of epochs)."""
+    for done, total in PROGRESS_PAIRS:
+        if done in metrics and params.get(total, "").isdigit() and int(params[total]) > 0:
+            return min(1.0, (metrics[done] + 1) / int(params[total]))
+    return None
+
+
+def pipeline_row(status: dict[str, Any]) -> dict[str, Any]:
+    model = None
+    if "error" not in status:
+        from workbench.pipelines.spec import load_spec
+
+        model = load_spec(Path(status["path"])).model
+    return {"name": status["name"], "model": model, "schedule": status.get("schedule"),
+            "next": status.get("next_run"), "error": status.get("error"),
+            "last": None if not status.get("last_run") else {
+                "status": status["last_status"], "at": status["last_run"],
+                "run_id": status["last_run_id"]}}
+
+
+def runs(experiments: Sequence[str] | None, query: str, order: Sequence[str],
+         status: str | None, token: str | None, size: int) -> dict[str, Any]:
+    import workbench as wb
+
+    page = wb.search_runs(experiments, query, order, status=status, page_token=token,
+                          page_size=size)
+    return {"runs": [run_row(r) for r in page.rows], "next_token": page.next_token}
+
+
+def run(run_id: str, root: Path) -> dict[str, Any]:
+    import workbench as wb
+    from workbench.errors import ConfigError
+
+    try:
+        detail = wb.run_detail(run_id)
+    except ConfigError as exc:
+        raise LookupError(str(exc)) from None
+    curves = wb.metric_histories([run_id], list(detail["metrics"]), max_points=500)[run_id]
+    return {**run_row(detail), "artifacts": detail["artifacts"],
+            "metric_history": {k: [list(p) for p in v] for k, v in curves.items()}}
+
+
+def model_history(name: str) -> dict[str, Any]:
+    import workbench as wb
+
+    if name not in wb.models():
+        raise LookupError(f"no registered model {name!r}; the sidebar lists the models")
+    return {"model": name, "champion": wb.champion(name), "entries": wb.history(name)}
+
+
+def dossier_html(name: str, version: str) -> dict[str, Any]:
+    import workbench as wb
+    from workbench.promotion.dossier import to_html
+
+    if name not in wb.models():
+        raise LookupError(f"no registered model {name!r}; the sidebar lists the models")
+    return {"model": name, "version": version, "html": to_html(wb.dossier(name, version))}
+
+
+def parameters(notebook: Path, root: Path) -> dict[str, Any]:
+    from workbench.pipelines.notebook_params import notebook_parameters
+
+    if not notebook.is_file():
+        raise LookupError(f"no notebook {notebook.relative_to(root).as_posix()!r}; save it first")
+    found = notebook_parameters(notebook)
+    return {"path": notebook.relative_to(root).as_posix(),
+            "parameters": [{"name": n, "type": p.type, "default": p.default,
+                            "description": p.description} for n, p in found.items()]}
+
+
+def submit_job(notebook: Path, params: dict[str, Any], root: Path) -> dict[str, Any]:
+    from workbench.pipelines import notebook_job
+
+    job = notebook_job.submit(notebook, params, root=root)
+    return {"job_id": job.run_id, "run_id": job.run_id, "status": job.status,
+            "path": job.notebook}
+
+
+def job(run_id: str) -> dict[str, Any]:
+    from workbench.pipelines import notebook_job
+
+    found = notebook_job.status(run_id)
+    return {"job_id": run_id, "run_id": run_id, "status": found.status, "path": found.notebook,
+            "error": found.error, "executed": found.executed is not None}
+
+
+def open_job(run_id: str, root: Path) -> dict[str, Any]:
+    from workbench.pipelines import notebook_job
+
+    return {"path": notebook_job.copy_executed(run_id, root).relative_to(root).as_posix()}
+
+
+def drift(run_id: str) -> dict[str, Any]:
+    import workbench as wb
+    from workbench.errors import ConfigError
+    from workbench.monitoring.history import MODEL_TAG
+    from workbench.runs import run_detail
+
+    try:
+        row = run_detail(run_id, max_artifacts=20)
+        result = wb.drift_result(run_id)
+    except ConfigError as exc:
+        raise LookupError(str(exc)) from None
+    try:
+        report: str | None = wb.drift_report(run_id)
+    except ConfigError:
+        report = None  # a check that tested no column has no report
+    return {"run_id": run_id, "model": row["tags"].get(MODEL_TAG), "at": row["started"],
+            "share": result["share"], "threshold": result["drift_share"],
+            "drifting": result["drifted"],
+            "columns": [{"column": name, "drifted": c["drifted"], "score": c["score"],
+                         "method": c["method"], "threshold": c["threshold"]}
+                        for name, c in result["columns"].items()],
+            "skipped": result.get("skipped", {}), "report_html": report}
+
+
+def promote(model: str, run_id: str, reason: str, root: Path, *, notebook: Path | None,
+            four_eyes: bool, preview: bool, require: Sequence[str], approver: str,
+            user_id: str) -> dict[str, Any]:
+    """Preview the gates, or promote: the approver is the signed-in Jupyter user. A notebook
+    given for a model no pipeline produces yet becomes that pipeline first (on a real
+    promotion only: a preview writes nothing)."""
+    import workbench as wb
+    from workbench.pipelines.listing import pipeline_for_model
+    from workbench.promotion.promote import preview as gate_preview
+    from workbench.promotion.records import PromotionRequest
+
+    declared = pipeline_for_model(model, root)
+    if preview:
+        gates = gate_preview(model, run_id=run_id, require=require, root=root)
+        return {"model": model, "run_id": run_id, "approver": approver,
+                "pipeline": declared[1].name if declared else None,
+                "champion": wb.champion(model) if model in wb.models() else None,
+                "gates": [g.to_dict() for g in gates]}
+    if not reason.strip():
+        from workbench.errors import ConfigError
+
+        raise ConfigError("a reason is required: say why this run should serve (it is kept "
+                          "in the approval record)")
+    pipeline = declared[1].name if declared else None
+    if declared is None and notebook is not None:
+        wb.pipeline.create(notebook, name=_pipeline_name(model), model=model, root=root)
+        pipeline = _pipeline_name(model)
+    outcome = wb.promote(model, run_id=run_id, approver=approver, reason=reason,
+                         require=require, four_eyes=four_eyes, root=root,
+                         authenticated_user=user_id)
+    if isinstance(outcome, PromotionRequest):
+        return {"outcome": "requested", "model": model, "request_id": outcome.request_id,
+                "approver": approver, "pipeline": pipeline,
+                "gates": [g.to_dict() for g in outcome.gates]}
+    return {"outcome": "promoted", "model": model, "version": outcome.version,
+            "previous_version": outcome.previous_version, "approver": approver,
+            "pipeline": pipeline, "gates": [g.to_dict() for g in outcome.gates]}
+
+
+def _pipeline_name(model: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in model)
+
+
+def decide(request_id: str, decision: str, reason: str, *, approver: str,
+           user_id: str) -> dict[str, Any]:
+    import workbench as wb
+
+    if decision == "decline":
+        entry = wb.decline(request_id, approver=approver, reason=reason,
+                           authenticated_user=user_id)
+        return {"outcome": "declined", "model": entry["model"], "request_id": request_id}
+    record = wb.approve(request_id, approver=approver, reason=reason,
+                        authenticated_user=user_id)
+    return {"outcome": "promoted", "model": record.model, "version": record.version,
+            "request_id": request_id}
+
+
+def where() -> dict[str, Any]:
+    from workbench.config import settings
+    from workbench.tracking.store import display_uri
+
+    found = settings()
+    return {"tracking_uri": display_uri(found.tracking_uri), "scheduler": found.scheduler}
+
+
+LAUNCHER = '''"""Written by workbench-lab: the {app} dashboard in a JupyterLab tab (Panel renders
+files under the Jupyter root only). Safe to delete; it is written again when needed."""
+import os
+os.chdir({root!r})
+from workbench_apps.{app}.main import create_app
+create_app().servable()
+'''
+
+
+def app_launcher(root: Path, app: str) -> Path:
+    """The launcher file Panel renders for dashboard `app`, written when missing or stale."""
+    from workbench.files import write_atomically
+    from workbench.project import HOME_DIR
+
+    target = root / HOME_DIR / "lab-apps" / f"{app}.py"
+    text = LAUNCHER.format(app=app, root=str(root))
+    if not target.is_file() or target.read_text(encoding="utf-8") != text:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(target, text)
+    return target
+
+
+def _line(exc: BaseException) -> str:
+    said = str(exc).splitlines()[0][:300] if str(exc) else ""
+    return f"{type(exc).__name__}: {said}" if said else type(exc).__name__
