@@ -13,7 +13,11 @@ from typing import Any
 import pytest
 from jupyter_server.auth import Authorizer, IdentityProvider, User
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
+# pytest-jupyter's fixtures (jp_fetch, jp_serverapp...) for these tests only: imported, not named
+# in pytest_plugins, which pytest takes from the top conftest alone and would then apply (with
+# its autouse loop and ServerApp cleanup) to every test of the suite
+from pytest_jupyter.jupyter_core import *  # noqa: F403
+from pytest_jupyter.jupyter_server import *  # noqa: F403
 
 USERS = {"alice-token": "alice", "bob-token": "bob"}
 
