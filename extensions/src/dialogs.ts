@@ -270,7 +270,9 @@ class PromoteBody extends Widget implements Dialog.IBodyWidget<PromoteChoice> {
         found.pipeline ? `pipeline ${found.pipeline}` : 'a pipeline is created from this notebook'
       } · approver ${found.approver}`;
       this._gates.replaceChildren(
-        ...found.gates.map(g => h('li', { class: g.passed ? 'wb-gate wb-mod-passed' : 'wb-gate wb-mod-failed' }, gateText(g)))
+        ...(found.gates.length
+          ? found.gates.map(g => h('li', { class: g.passed ? 'wb-gate wb-mod-passed' : 'wb-gate wb-mod-failed' }, gateText(g)))
+          : [h('li', { class: 'wb-hint' }, 'No gate applies to this model: the promotion is recorded as it is.')])
       );
     } catch (error) {
       if (asked === this._asked) {
@@ -295,9 +297,13 @@ export async function promotePilot(path: string): Promise<boolean> {
   if (filter) {
     runs = (await requestAPI<{ runs: Run[] }>(`runs?page_size=50&filter=${encodeURIComponent(filter)}`)).runs;
   }
+  // a notebook job's run records the notebook's execution, not a model: nothing to promote
+  runs = runs.filter(run => run.kind !== 'notebook-job');
   const fromNotebook = runs.length > 0;
   if (!fromNotebook) {
-    runs = (await requestAPI<{ runs: Run[] }>('runs?page_size=50&status=FINISHED')).runs;
+    runs = (await requestAPI<{ runs: Run[] }>('runs?page_size=50&status=FINISHED')).runs.filter(
+      run => run.kind !== 'notebook-job'
+    );
   }
   if (!runs.length) {
     await showDialog({

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jupyter_server.auth import Authorizer, IdentityProvider, User
+from jupyter_server.auth import Authorizer
 
 # pytest-jupyter's fixtures (jp_fetch, jp_serverapp...) for these tests only: imported, not named
 # in pytest_plugins, which pytest takes from the top conftest alone and would then apply (with
@@ -19,19 +19,7 @@ from jupyter_server.auth import Authorizer, IdentityProvider, User
 from pytest_jupyter.jupyter_core import *  # noqa: F403
 from pytest_jupyter.jupyter_server import *  # noqa: F403
 
-USERS = {"alice-token": "alice", "bob-token": "bob"}
-
-
-class NamedTokens(IdentityProvider):
-    async def get_user_token(self, handler: Any) -> User | None:  # type: ignore[override]
-        header = handler.request.headers.get("Authorization", "")
-        name = USERS.get(header.removeprefix("token ").strip())
-        if name is None:
-            return await super().get_user_token(handler)  # type: ignore[misc]
-        return User(username=name, name=name, display_name=name)
-
-    def generate_anonymous_user(self, handler: Any) -> User:
-        return User(username="alice", name="alice", display_name="alice")
+from tests.extension.identities import NamedTokens
 
 
 class DenyWorkbench(Authorizer):
