@@ -44,6 +44,7 @@ lint: setup
 bench: setup
 	$(PY) benchmarks/bench_training.py
 	$(PY) benchmarks/bench_drift.py
+	$(PY) benchmarks/bench_lab_api.py
 
 clean:
 	rm -rf $(VENV) .workbench $(EXT)/node_modules $(EXT)/lib $(EXT)/workbench_lab/labextension \
