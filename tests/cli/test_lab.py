@@ -26,8 +26,8 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def status(port: int, token: str | None) -> int:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/status")
+def status(port: int, token: str | None, path: str = "api/status") -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/{path}")
     if token:
         request.add_header("Authorization", f"token {token}")
     try:
@@ -82,6 +82,8 @@ def test_lab_serves_with_a_token_and_runs_the_missed_scheduled_slot(tmp_path: Pa
             time.sleep(1)
         assert status(port, TOKEN) == 200
         assert status(port, None) == 403  # no token, no access
+        assert status(port, TOKEN, "workbench/api/whoami") == 200  # workbench-lab is loaded
+        assert status(port, None, "workbench/api/whoami") == 403
         listening = {c.laddr.ip for c in psutil.net_connections("inet")
                      if c.status == psutil.CONN_LISTEN and c.laddr.port == port}
         assert listening and listening <= {"127.0.0.1", "::1"}, listening  # loopback only
