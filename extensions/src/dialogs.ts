@@ -47,7 +47,7 @@ class ParamsBody extends Widget implements Dialog.IBodyWidget<Record<string, Ent
         input = h('input', {
           id,
           name: field.name,
-          type: field.kind === 'number' ? 'text' : 'text',
+          type: 'text', // a number input would take "1e" silently as empty: paramsForm checks it
           inputmode: field.kind === 'number' ? 'decimal' : undefined
         });
         input.value = String(value);

@@ -9,7 +9,7 @@ import { DocumentRegistry } from '@jupyterlab/docregistry';
 import { INotebookModel, INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { LabIcon } from '@jupyterlab/ui-components';
-import { IDisposable } from '@lumino/disposable';
+import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 
 import { postAPI } from './api';
 import { decideRequest, failure, promotePilot, runAsJob } from './dialogs';
@@ -53,7 +53,10 @@ class NotebookButtons implements DocumentRegistry.IWidgetExtension<NotebookPanel
     });
     panel.toolbar.insertItem(10, 'workbench-run-as-job', run);
     panel.toolbar.insertItem(11, 'workbench-promote', promote);
-    return { dispose: () => (run.dispose(), promote.dispose()), isDisposed: false } as IDisposable;
+    return new DisposableDelegate(() => {
+      run.dispose();
+      promote.dispose();
+    });
   }
 }
 
