@@ -9,6 +9,7 @@ stay text, and the sidebar sends one overview request per refresh, never two at 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -137,9 +138,16 @@ class OverviewRequests:
 def open_sidebar(page: Any) -> Any:
     """The Workbench sidebar, shown (its tab toggles it: a restored layout may show it already)."""
     sidebar = page.locator("#workbench-sidebar")
-    page.locator('.lm-TabBar-tab[data-id="workbench-sidebar"]').wait_for()
-    if not sidebar.is_visible():
-        page.locator('.lm-TabBar-tab[data-id="workbench-sidebar"]').click()
+    tab = page.locator('.lm-TabBar-tab[data-id="workbench-sidebar"]')
+    tab.wait_for()
+    # Lab restores its layout after the tabs appear: a click before that can be undone by it
+    page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=90_000)
+    for _ in range(5):
+        if sidebar.is_visible():
+            return sidebar
+        tab.click()
+        with contextlib.suppress(Exception):  # playwright's TimeoutError: click again
+            sidebar.wait_for(timeout=5_000)
     sidebar.wait_for()
     return sidebar
 

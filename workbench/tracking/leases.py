@@ -259,11 +259,15 @@ def _with_marker(client: MlflowClient, name: str, token: str, action: Callable[[
 
 
 def _create(client: MlflowClient, name: str, tags: Mapping[str, str]) -> bool:
+    """True if we created `name`; False if it existed. MLflow's SQL store answers a taken name
+    by reading the holder back, and says RESOURCE_DOES_NOT_EXIST when that holder was deleted
+    in between (a lease released right then): the name was taken all the same."""
     try:
         client.create_registered_model(name, tags=dict(tags))
         return True
     except Exception as exc:
-        if getattr(exc, "error_code", None) == "RESOURCE_ALREADY_EXISTS":
+        if getattr(exc, "error_code", None) in ("RESOURCE_ALREADY_EXISTS",
+                                                "RESOURCE_DOES_NOT_EXIST"):
             return False
         raise
 
