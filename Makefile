@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean services-deps
 setup: $(VENV)/.installed
 
 EXT := extensions
@@ -40,6 +40,10 @@ test: setup lint
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy workbench
+
+# Debian's postgresql (for `workbench services`) and chromium (browser tests), when missing
+services-deps:
+	bash .ci/system-packages
 
 bench: setup
 	$(PY) benchmarks/bench_training.py

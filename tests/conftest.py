@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,18 +133,26 @@ def tracking(wb_home: Path, dask_client: object):  # type: ignore[no-untyped-def
 
 
 @pytest.fixture(scope="session")
-def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One real `mlflow server` process on loopback for the session (a REST store)."""
-    from tests.stores import mlflow_server
+def services_stack() -> Iterator[tuple[Path, dict[str, str]]]:
+    """The services stack of `workbench services up` for the session: PostgreSQL, a tracking
+    server on it with basic auth and proxied artifacts, a scheduler and 2 worker processes;
+    (the home that holds it, the environment that selects it)."""
+    from tests.service_stack import running_services
 
-    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as uri:
-        yield uri
+    with running_services(workers=2) as stack:
+        yield stack
 
 
-@pytest.fixture(params=["embedded", "server"])
+@pytest.fixture(scope="session")
+def services_env(services_stack: tuple[Path, dict[str, str]]) -> dict[str, str]:
+    return services_stack[1]
+
+
+@pytest.fixture(params=["embedded", "services"])
 def store(request: pytest.FixtureRequest, wb_home: Path, tmp_path: Path,
           monkeypatch: pytest.MonkeyPatch) -> Store:
-    """Each test twice: on the embedded SQLite store and on a real tracking server."""
+    """Each test twice: on the embedded SQLite store and on the services' tracking server
+    (PostgreSQL behind it, basic auth in front)."""
     if request.param == "embedded":
         env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'shared' / 'mlflow.db'}",
                "WORKBENCH_ARTIFACT_ROOT": (tmp_path / "shared" / "artifacts").as_uri()}
@@ -150,7 +160,52 @@ def store(request: pytest.FixtureRequest, wb_home: Path, tmp_path: Path,
 
         seed_store(request.getfixturevalue("_empty_store"), tmp_path / "shared")
     else:
-        env = {"MLFLOW_TRACKING_URI": request.getfixturevalue("tracking_server")}
+        services = request.getfixturevalue("services_env")
+        env = {k: v for k, v in services.items() if k.startswith("MLFLOW_")}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return Store(request.param, env, tmp_path)
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """Where a lifecycle test runs: its kind, the MlflowClient on its store, and the
+    environment a `workbench` command needs to use the same store and cluster."""
+
+    kind: str  # "embedded" | "services"
+    tracking: Any
+    env: dict[str, str]
+    services_home: Path | None = None
+
+    def login(self, person: str) -> dict[str, str]:
+        """The environment of `person`'s own session: on the services, their own tracking
+        login (four eyes need two); the embedded store has no logins."""
+        if self.services_home is None:
+            return self.env
+        import json
+        import uuid
+
+        from tests.service_stack import services
+
+        done = services(self.services_home, "add-user", f"{person}-{uuid.uuid4().hex[:6]}",
+                        "--json")
+        assert done.returncode == 0, done.stderr
+        return {**self.env, **json.loads(done.stdout)["env"]}
+
+
+@pytest.fixture(params=["embedded", "services"])
+def lifecycle(request: pytest.FixtureRequest, wb_home: Path,
+              monkeypatch: pytest.MonkeyPatch) -> Lifecycle:
+    """The same test on the embedded defaults (SQLite, the session's LocalCluster) and on the
+    services (PostgreSQL behind a tracking server with basic auth, a scheduler with 2 worker
+    processes), with no code change: only the environment differs."""
+    from workbench.tracking.store import tracking_client
+
+    if request.param == "embedded":
+        client = request.getfixturevalue("dask_client")
+        return Lifecycle("embedded", tracking_client(),
+                         {"WORKBENCH_SCHEDULER": client.scheduler.address})  # type: ignore[attr-defined]
+    home, env = request.getfixturevalue("services_stack")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return Lifecycle("services", tracking_client(), dict(env), home)

@@ -103,12 +103,12 @@ def _wait_healthy(uri: str, child: subprocess.Popen[bytes], log: Path,
 class Store:
     """A tracking store for one test: its kind, the environment that selects it, a scratch dir."""
 
-    kind: str  # "embedded" | "server"
+    kind: str  # "embedded" | "services"
     env: Mapping[str, str]
     tmp: Path
 
     def unique(self, prefix: str = "m") -> str:
-        """A name no other test uses (the server store is shared by the whole session)."""
+        """A name no other test uses (the services' store is shared by the whole session)."""
         return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
     def client_env(self, name: str) -> dict[str, str]:

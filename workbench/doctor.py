@@ -28,7 +28,7 @@ class Finding:
 def run_checks(connect: bool = True) -> list[Finding]:
     return [
         _python(), *_packages(), *_gpus(), *_project(), _cluster(connect), _tracking(),
-        _artifacts(),
+        _artifacts(), *_services(),
     ]
 
 
@@ -110,6 +110,10 @@ def _cluster(connect: bool) -> Finding:
             from workbench.dask_cluster import live_workers
 
             workers = len(live_workers(client))
+        if not workers:
+            return Finding("cluster", "warn", f"{address}: the scheduler has no workers, so "
+                           "work would wait forever", "start workers (`dask worker "
+                           f"{address}`, or `workbench services up`), or check their logs")
         return Finding("cluster", "ok", f"{address}: {workers} workers")
     except Exception as exc:
         return Finding("cluster", "fail", f"cannot reach {address}: {exc}",
@@ -128,6 +132,12 @@ def _tracking() -> Finding:
         return Finding("tracking", "fail", str(exc).split(";")[0],
                        "start the server, or unset MLFLOW_TRACKING_URI for the embedded store")
     except Exception as exc:
+        code = next((c for c in ("401", "403") if f"error code {c}" in str(exc)), None)
+        if code:
+            from workbench.services.mlflow_server import unauthorized
+
+            problem, fix = unauthorized(display_uri(uri), int(code)).split("; ", 1)
+            return Finding("tracking", "fail", problem, fix)
         return Finding("tracking", "fail",
                        f"{display_uri(uri)}: {type(exc).__name__}: {exc}"[:300],
                        "check MLFLOW_TRACKING_URI, or WORKBENCH_HOME's permissions")
@@ -155,3 +165,24 @@ def _artifacts() -> Finding:
         return Finding("artifacts", "fail", f"{path} is not writable ({exc.strerror})",
                        "set WORKBENCH_HOME or WORKBENCH_ARTIFACT_ROOT to a writable place")
     return Finding("artifacts", "ok", str(path))
+
+
+def _services() -> list[Finding]:
+    """The services started from this home (`workbench services up`), if any: each one that
+    is not well, with its fix."""
+    if not (settings().home / "services" / "state.json").exists():
+        return []
+    from workbench.services import status
+
+    try:
+        rows = status()
+    except Exception as exc:
+        return [Finding("services", "fail", f"{type(exc).__name__}: {exc}"[:300],
+                        "workbench services status")]
+    bad = [r for r in rows if r["state"] != "ok"]
+    if not bad:
+        return [Finding("services", "ok", f"{len(rows)} running (workbench services status)")]
+    if all(r["state"] == "stopped" for r in rows):
+        return [Finding("services", "ok", "stopped (workbench services up starts them)")]
+    return [Finding(f"services:{r['service']}", "fail", f"{r['address']}: {r['detail']}",
+                    r["fix"]) for r in bad]

@@ -1,7 +1,8 @@
 """The whole way from the repository's pilot notebook to a governed, monitored champion.
 
-Real parts throughout: the CLI, papermill kernels that call `wb.train` on the shared
-LocalCluster, the embedded MLflow store and registry, Evidently-rule drift checks.
+Real parts throughout: the CLI, papermill kernels that call `wb.train` on the cluster, the
+MLflow store and registry, Evidently-rule drift checks; twice, with no code change: on the
+embedded defaults and on `workbench services` (see the `lifecycle` fixture).
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
-from tests.cli.test_cli import workbench
+from tests.cli.test_cli import workbench as run_workbench
+from tests.conftest import Lifecycle
 from workbench.retraining import retrained_runs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,8 +37,13 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_pilot_notebook_to_monitored_champion(tracking: MlflowClient, wb_home: Path,
+def test_pilot_notebook_to_monitored_champion(lifecycle: Lifecycle, wb_home: Path,
                                              project: Path) -> None:
+    tracking: MlflowClient = lifecycle.tracking
+
+    def workbench(*args: str, **kwargs: Any) -> Any:
+        return run_workbench(*args, env=lifecycle.env, **kwargs)
+
     created = workbench("pipeline", "create", "--from", "notebooks/pilot.ipynb", "--name",
                         "churn", "--model", "churn", home=wb_home, cwd=project)
     assert created.returncode == 0, created.stderr
@@ -84,8 +92,9 @@ def test_pilot_notebook_to_monitored_champion(tracking: MlflowClient, wb_home: P
     retraining = tracking.get_run(str(storm[0].pipeline_run_id))
     assert retraining.data.params["drift_data"] == str(project / "moved.parquet")
     assert str(tracking.get_model_version_by_alias("churn", "champion").version) == "1"
-    approved = workbench("approve", proposal["request_id"], "--approver", "bo", "--reason",
-                         "retrained on the new season", home=wb_home, cwd=project)
+    approved = run_workbench("approve", proposal["request_id"], "--approver", "bo", "--reason",
+                             "retrained on the new season", home=wb_home, cwd=project,
+                             env=lifecycle.login("bo"))  # his own login, where there are any
     assert approved.returncode == 0, approved.stderr
     assert str(tracking.get_model_version_by_alias("churn", "champion").version) == "2"
 

@@ -85,7 +85,7 @@ def test_four_eyes_compares_people_not_spelling_and_records_who_logged_in(
     assert (entry["requester"], entry["authenticated"]) == ("Ana Lima", "ana@corp")
     for approver, authenticated in ((" ana   LIMA ", None), ("bo", "ana@corp"),
                                     ("bo", " ANA@corp ")):
-        with pytest.raises(ConfigError, match="cannot approve it"):
+        with pytest.raises(ConfigError, match=r"cannot approve it|approving it too"):
             wb.approve(request.request_id, approver=approver, reason="self",  # type: ignore
                        authenticated_user=authenticated)
     record = wb.approve(request.request_id, approver="Bo", reason="checked",  # type: ignore

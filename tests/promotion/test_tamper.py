@@ -66,7 +66,7 @@ TAMPERING: dict[str, tuple[Callable[[str], None], str]] = {
 # Verification reads the tags back as the store returns them: every kind of tampering on the
 # embedded store, and on the server the two that depend on how REST lists and deletes tags.
 ON_THE_SERVER = ("newest entry deleted", "two entries claim one number")
-CASES = [(kind, tamper) for tamper in TAMPERING for kind in ("embedded", "server")
+CASES = [(kind, tamper) for tamper in TAMPERING for kind in ("embedded", "services")
          if kind == "embedded" or tamper in ON_THE_SERVER]
 
 

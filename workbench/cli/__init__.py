@@ -5,10 +5,10 @@ Each module registers one group of commands on `cli`.
 
 from __future__ import annotations
 
-from workbench.cli import drift, pipelines, promotion, servers, training
+from workbench.cli import drift, pipelines, promotion, servers, services, training
 from workbench.cli.base import cli
 
-__all__ = ["cli", "drift", "main", "pipelines", "promotion", "servers", "training"]
+__all__ = ["cli", "drift", "main", "pipelines", "promotion", "servers", "services", "training"]
 
 
 def main() -> None:

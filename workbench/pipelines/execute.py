@@ -25,6 +25,7 @@ from workbench.pipelines.notebook_params import notebook_parameters
 from workbench.pipelines.spec import PipelineSpec, Step, is_of_type, load_spec
 from workbench.pipelines.steps import IGNORE_SIGINT, StepTask, ignore_sigint, run_step
 from workbench.project import PIPELINES_DIR, project_path
+from workbench.tracking.credentials import forwarded
 
 
 class PipelineInterrupted(WorkbenchError):
@@ -154,7 +155,8 @@ def run(name: str, params: Mapping[str, Any] | None = None, *, root: str | Path 
             for step_name in wave:
                 step = by_name[step_name]
                 task = StepTask(pipeline=name, step=step.name, run_id=runs[step.name],
-                                tracking_uri=settings().tracking_uri, root=str(base),
+                                tracking_uri=settings().tracking_uri, auth=forwarded(),
+                                root=str(base),
                                 notebook=step.notebook, function=step.function,
                                 params=per_step[step.name], timeout_s=timeout_s,
                                 pipeline_run_id=parent, events=topic if on_event else None,

@@ -16,6 +16,7 @@ from typing import Any
 from workbench.errors import ConfigError
 from workbench.pipelines.notebook_params import notebook_parameters
 from workbench.pipelines.spec import is_of_type
+from workbench.tracking.credentials import forwarded
 
 KIND = "notebook-job"
 EXPERIMENT = "notebook-jobs"
@@ -71,7 +72,8 @@ def submit(notebook: Path, params: Mapping[str, Any], *, root: Path,
         log_params(client, run_id, values)
         where = settings()
         task = StepTask(pipeline="", step=notebook.stem, run_id=run_id,
-                        tracking_uri=where.tracking_uri, root=str(root), notebook=relative,
+                        tracking_uri=where.tracking_uri, auth=forwarded(), root=str(root),
+                        notebook=relative,
                         function=None, params=values,
                         settings_env={"WORKBENCH_HOME": str(where.home),
                                       **({"WORKBENCH_ARTIFACT_ROOT": where.artifact_root}

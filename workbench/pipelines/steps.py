@@ -38,6 +38,7 @@ class StepTask:
     step: str
     run_id: str  # the step's nested MLflow run, created by the client
     tracking_uri: str
+    auth: dict[str, str]  # the submitter's tracking login (tracking.credentials)
     root: str  # project root; notebook paths are relative to it
     notebook: str | None
     function: str | None
@@ -66,7 +67,7 @@ def run_step(task: StepTask, *upstream: Any) -> dict[str, Any]:
         cause = blocked.get("cause") or blocked.get("error") or "stopped"
         return {"step": task.step, "status": "KILLED", "cause": cause,
                 "error": f"not run: {cause}"}
-    client = tracking_client(task.tracking_uri)  # cached per worker: one store per process
+    client = tracking_client(task.tracking_uri, task.auth)  # cached per worker: per store
     started = time.time()
     status, error = "FAILED", None
     outputs: dict[str, Any] = {}
@@ -226,7 +227,7 @@ def _run_notebook(task: StepTask, client: Any, halt: _Halt) -> None:
                "WORKBENCH_PIPELINE_STEP": task.step, "WORKBENCH_PIPELINE_STEP_RUN": task.run_id,
                "WORKBENCH_PIPELINE_RUN": task.pipeline_run_id,
                "MLFLOW_TRACKING_URI": task.tracking_uri, PROJECT_VARIABLE: task.root,
-               "PYTHONPATH": python_path(Path(task.root)), **task.settings_env}
+               "PYTHONPATH": python_path(Path(task.root)), **task.settings_env, **task.auth}
         digest = file_sha256(str(source))
         if digest:  # what papermill reads now, even if someone saves an edit mid-run
             env["WORKBENCH_NOTEBOOK_SHA256"] = digest

@@ -147,11 +147,15 @@ def approve(request_id: str, *, approver: str, reason: str,
     who = actor(approver, reason, authenticated_user, "a decision")
     client = tracking_client()
     model, request = registry.pending_request(client, request_id)
-    if same_person(approver, request.get("requester")) or \
-            same_person(who["authenticated"], request.get("authenticated")):
-        raise ConfigError(f"four-eyes policy: {approver} requested this "
-                          f"{request.get('kind', 'promotion')} and cannot approve it; ask "
-                          "someone else")
+    kind = request.get("kind", "promotion")
+    if same_person(approver, request.get("requester")):
+        raise ConfigError(f"four-eyes policy: {approver} requested this {kind} and cannot "
+                          "approve it; ask someone else")
+    if same_person(who["authenticated"], request.get("authenticated")):
+        raise ConfigError(f"four-eyes policy: this {kind} was requested under the login "
+                          f"{who['authenticated']!r}, which is approving it too; approve with "
+                          "your own tracking-server login (MLFLOW_TRACKING_USERNAME; "
+                          "`workbench services add-user NAME` makes one)")
     if request.get("kind") == "rollback":
         return apply_rollback(client, model, request, approver, reason, who,
                               request_id=request_id)

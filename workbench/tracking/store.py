@@ -66,10 +66,15 @@ def check_reachable(tracking_uri: str, timeout: float = 3.0) -> None:
         ) from None
 
 
-def tracking_client(tracking_uri: str | None = None) -> MlflowClient:
-    """An MlflowClient on the configured store; also points MLflow's fluent API at it."""
+def tracking_client(tracking_uri: str | None = None,
+                    auth: dict[str, str] | None = None) -> MlflowClient:
+    """An MlflowClient on the configured store; also points MLflow's fluent API at it.
+    `auth`: the login of whoever submitted this work, on a worker (tracking.credentials)."""
     import mlflow
 
+    from workbench.tracking.credentials import adopt
+
+    adopt(auth)
     quiet_mlflow()
     uri = tracking_uri or settings().tracking_uri
     check_reachable(uri)

@@ -397,10 +397,11 @@ class Sweep:
             job = next((j for j in self.jobs if best and j.run_id == best.run_id), None)
             if self.log_models == "best" and job is not None and job.kept_model is not None:
                 from workbench.config import settings
+                from workbench.tracking.credentials import forwarded
                 from workbench.training.runner import export_model
 
                 export = job._dask.submit(export_model, job.run_id, settings().tracking_uri,
-                                          job.kept_model, pure=False,
+                                          job.kept_model, forwarded(), pure=False,
                                           key=f"export-{job.run_id}")
                 job.release_model()
                 export.add_done_callback(lambda f: self._end_parent(best, f))

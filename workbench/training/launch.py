@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.config import require_shared_store, seconds_from_env
 from workbench.errors import ConfigError
 from workbench.project import import_project_module
+from workbench.tracking.credentials import forwarded
 from workbench.training import space as spaces
 from workbench.training.job import Job, Sweep
 from workbench.training.runner import TrialSpec, run_trial, without_model
@@ -237,7 +238,8 @@ def _submit(dask: Client, tracking: MlflowClient, run_id: str, plan: _Plan,
     from workbench.dask_cluster import torch_threads_hint
 
     job_key = f"workbench-{run_id}-{uuid.uuid4().hex[:6]}"
-    spec = TrialSpec(run_id=run_id, tracking_uri=settings().tracking_uri, fn=plan.fn,
+    spec = TrialSpec(run_id=run_id, tracking_uri=settings().tracking_uri, auth=forwarded(),
+                     fn=plan.fn,
                      params=params, seed=plan.seed, job_key=job_key, register=register,
                      torch_threads=torch_threads_hint(dask), world_size=workers,
                      validate_model=validate_model, model=model, target=plan.spec_obj.target,

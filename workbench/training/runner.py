@@ -30,6 +30,7 @@ class TrialSpec:
 
     run_id: str
     tracking_uri: str
+    auth: dict[str, str]  # the submitter's tracking login (tracking.credentials)
     fn: Callable[..., Any] | str
     params: dict[str, Any]
     seed: int
@@ -75,7 +76,7 @@ def run_trial(spec: TrialSpec, data: Any = None) -> dict[str, Any]:
     from workbench.training.model_export import FirstInputs
     from workbench.training.spec import resolve_function
 
-    client = tracking_client(spec.tracking_uri)
+    client = tracking_client(spec.tracking_uri, spec.auth)
     _seed_everything(spec.seed)
     if spec.torch_threads:
         torch.set_num_threads(spec.torch_threads)
@@ -228,7 +229,8 @@ def _model_outcome(returned: Any, ctx: Any, recorder: Any, spec: TrialSpec,
         return {"model_error": str(exc)}
 
 
-def export_model(run_id: str, tracking_uri: str, trial: dict[str, Any]) -> dict[str, Any]:
+def export_model(run_id: str, tracking_uri: str, trial: dict[str, Any],
+                 auth: dict[str, str] | None = None) -> dict[str, Any]:
     """Log the model a finished trial kept (`TrialSpec.model="keep"`) into its run."""
     import mlflow
 
@@ -238,7 +240,7 @@ def export_model(run_id: str, tracking_uri: str, trial: dict[str, Any]) -> dict[
     bundle = trial.get("model")
     if bundle is None:
         return {"model_uri": None, "model_error": trial.get("model_error")}
-    client = tracking_client(tracking_uri)
+    client = tracking_client(tracking_uri, auth)
     try:
         with mlflow.start_run(run_id=run_id):  # reopens the finished trial run, ends it FINISHED
             return {"model_uri": model_export.log_model(bundle, register=None, validate=False),
