@@ -49,6 +49,7 @@ bench: setup
 	$(PY) benchmarks/bench_training.py
 	$(PY) benchmarks/bench_drift.py
 	$(PY) benchmarks/bench_lab_api.py
+	$(PY) benchmarks/bench_services.py
 
 clean:
 	rm -rf $(VENV) .workbench $(EXT)/node_modules $(EXT)/lib $(EXT)/workbench_lab/labextension \

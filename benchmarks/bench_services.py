@@ -2,8 +2,8 @@
 server with basic auth, a scheduler with 2 worker processes) and on the embedded defaults
 (SQLite, a 2-worker LocalCluster), side by side in one run.
 
-    python benchmarks/bench_services.py            # about 4 min on 2 cores
-    python benchmarks/bench_services.py --quick    # about 2 min
+    python benchmarks/bench_services.py            # about 3 min on 2 cores
+    python benchmarks/bench_services.py --quick    # about 2 min, trials too short to judge
     python benchmarks/bench_services.py --out /tmp/services.json
 
 1. Sweep scaling: one `wb.sweep` of the built-in classifier on each cluster; efficiency is
