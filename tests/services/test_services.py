@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -208,34 +209,44 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@contextmanager
+def another_home() -> Iterator[Path]:
+    """A second services folder (another team's), stopped and removed afterwards."""
+    import shutil
+
+    home = services_home()
+    try:
+        yield home
+    finally:
+        services(home, "down")
+        shutil.rmtree(home.parent, ignore_errors=True)
+
+
 def test_a_taken_port_and_a_refused_password_are_one_line_each(
         stack: tuple[Path, Any]) -> None:
     home, _ = stack
-    port = json.loads((home / "services" / "state.json").read_text())["ports"]["mlflow"]
-    other = services_home()
-    with socket.socket() as squatter:
+    with another_home() as other, socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         taken = squatter.getsockname()[1]
         done = services(other, "up", "--mlflow-port", str(taken))
-    assert done.returncode == 1
-    assert done.stderr.count("\n") == 1, done.stderr
-    assert f"port {taken} for mlflow on 127.0.0.1 is taken by pid {os.getpid()}" in done.stderr
-    assert "--mlflow-port PORT" in done.stderr
-    services(other, "down")
-    assert port != taken
+        assert done.returncode == 1
+        assert done.stderr.count("\n") == 1, done.stderr  # nothing started before the check
+        assert (f"port {taken} for mlflow on 127.0.0.1 is taken by pid {os.getpid()}"
+                in done.stderr)
+        assert "--mlflow-port PORT" in done.stderr
 
     pg_port = json.loads((home / "services" / "state.json").read_text())["ports"]["postgres"]
-    third = services_home()
-    done = services(third, "up", "--postgres-uri",
-                    f"postgresql://workbench:wrong@127.0.0.1:{pg_port}/postgres")
-    assert done.returncode == 1
-    assert done.stderr.count("\n") == 1, done.stderr
-    assert (f"PostgreSQL at 127.0.0.1:{pg_port} refused the password for user 'workbench'"
-            in done.stderr)
-    assert "wrong" not in done.stderr  # the password is never shown
-    assert not (third / "services" / "state.json").exists() or not json.loads(
-        (third / "services" / "state.json").read_text()).get("procs")
+    with another_home() as third:
+        done = services(third, "up", "--postgres-uri",
+                        f"postgresql://workbench:wrong@127.0.0.1:{pg_port}/postgres")
+        assert done.returncode == 1
+        assert done.stderr.count("\n") == 1, done.stderr
+        assert (f"PostgreSQL at 127.0.0.1:{pg_port} refused the password for user "
+                "'workbench'" in done.stderr)
+        assert "wrong" not in done.stderr  # the password is never shown
+        state = third / "services" / "state.json"
+        assert not state.exists() or not json.loads(state.read_text()).get("procs")
 
 
 def test_down_stops_everything_and_leaves_no_process(stack: tuple[Path, Any]) -> None:
