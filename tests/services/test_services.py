@@ -25,6 +25,7 @@ import pytest
 
 from tests.helpers import wait_for
 from tests.service_stack import WORKBENCH, cli_env, services, services_home
+from tests.stores import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -181,7 +182,7 @@ def test_a_dead_scheduler_and_a_worker_that_cannot_reach_it_are_named(
     state_file = home / "services" / "state.json"
     state = json.loads(state_file.read_text())
     name, log = f"workbench-{state['id']}-9", home / "services" / "logs" / "stray.log"
-    nowhere = f"tcp://127.0.0.1:{_closed_port()}"
+    nowhere = f"tcp://127.0.0.1:{free_port()}"  # nobody listens there
     with log.open("w") as out:
         stray = subprocess.Popen([str(Path(sys.executable).with_name("dask")), "worker",
                                   nowhere, "--name", name, "--nthreads", "1", "--host",
@@ -201,12 +202,6 @@ def test_a_dead_scheduler_and_a_worker_that_cannot_reach_it_are_named(
     finally:
         if stray.poll() is None:
             os.killpg(stray.pid, signal.SIGKILL)
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -52,9 +52,14 @@ def environment(backend_uri: str, pg_password: str, auth_ini: Path,
     return env
 
 
+def _basic_auth(user: str, password: str) -> dict[str, str]:
+    import base64
+
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
 def probe(uri: str, user: str, password: str, timeout_s: float = 3.0) -> str | None:
     """None when the server is up and lets `user` in; else a one-line diagnosis."""
-    import base64
     import urllib.error
     import urllib.request
 
@@ -65,8 +70,7 @@ def probe(uri: str, user: str, password: str, timeout_s: float = 3.0) -> str | N
         return f"the tracking server at {uri} does not answer ({_reason(exc)})"
     request = urllib.request.Request(
         uri + "/api/2.0/mlflow/experiments/search?max_results=1",
-        headers={"Authorization": "Basic " + base64.b64encode(
-            f"{user}:{password}".encode()).decode()})
+        headers=_basic_auth(user, password))
     try:
         with urllib.request.urlopen(request, timeout=timeout_s):
             return None
@@ -91,7 +95,6 @@ def _reason(exc: BaseException) -> str:
 
 def create_user(uri: str, admin: str, admin_password: str, user: str, password: str) -> None:
     """A login for one person (MLflow's auth API); a clear error if the name is taken."""
-    import base64
     import json
     import urllib.error
     import urllib.request
@@ -101,8 +104,7 @@ def create_user(uri: str, admin: str, admin_password: str, user: str, password: 
     request = urllib.request.Request(
         uri + "/api/2.0/mlflow/users/create", method="POST",
         data=json.dumps({"username": user, "password": password}).encode(),
-        headers={"Content-Type": "application/json", "Authorization": "Basic " +
-                 base64.b64encode(f"{admin}:{admin_password}".encode()).decode()})
+        headers={"Content-Type": "application/json", **_basic_auth(admin, admin_password)})
     try:
         with urllib.request.urlopen(request, timeout=30):
             return

@@ -138,11 +138,16 @@ def ensure_databases(uri: str, password: str | None = None) -> None:
                 conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def without_password(uri: str) -> str:
+    """`uri` with its password left out (it travels as PGPASSWORD or a keyword instead)."""
+    parts = urlsplit(uri)
+    netloc = parts.netloc
+    if "@" in netloc:
+        who, host = netloc.rsplit("@", 1)
+        netloc = f"{who.split(':', 1)[0]}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+
 def _libpq(uri: str) -> str:
     """SQLAlchemy's `postgresql+psycopg://` as libpq's `postgresql://`, without a password."""
-    parts = urlsplit(uri)
-    netloc = parts.netloc.rsplit("@", 1)
-    host = netloc[-1]
-    user = netloc[0].split(":", 1)[0] if len(netloc) == 2 else ""
-    return urlunsplit(("postgresql", f"{user}@{host}" if user else host, parts.path,
-                       parts.query, ""))
+    return "postgresql://" + without_password(uri).split("://", 1)[1]

@@ -51,24 +51,14 @@ def stop(pid: int, marks: Sequence[str], sig: int = signal.SIGTERM,
         os.killpg(pid, sig)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not _group_alive(pid):
+        if not group_pids(pid):
             return
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while _group_alive(pid) and time.monotonic() < deadline:
+    while group_pids(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-
-
-def _group_alive(pgid: int) -> bool:
-    import psutil
-
-    for process in psutil.process_iter(["pid", "status"]):
-        with contextlib.suppress(psutil.Error):
-            if process.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(process.pid) == pgid:
-                return True
-    return False
 
 
 def group_pids(pgid: int) -> list[int]:

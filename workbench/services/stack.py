@@ -134,19 +134,8 @@ def _postgres_base(state: Mapping[str, Any], creds: Mapping[str, str]) -> tuple[
     if external:
         from urllib.parse import unquote, urlsplit
 
-        return _without_password(external), unquote(urlsplit(external).password or "")
+        return postgres.without_password(external), unquote(urlsplit(external).password or "")
     return postgres.local_uri(state["ports"]["postgres"]), creds["postgres_password"]
-
-
-def _without_password(uri: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(uri)
-    netloc = parts.netloc
-    if "@" in netloc:
-        who, host = netloc.rsplit("@", 1)
-        netloc = f"{who.split(':', 1)[0]}@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
 # --- up --------------------------------------------------------------------------------------
@@ -235,7 +224,6 @@ def _started(lay: Layout, name: str, pid: int, record: dict[str, Any],
 
 def _up_postgres(lay: Layout, state: dict[str, Any], creds: dict[str, str]) -> None:
     port = state["ports"]["postgres"]
-    _claim_port(port, "postgres")
     user = postgres.run_as()
     if not (lay.data / "PG_VERSION").exists():
         postgres.initialise(lay.data, creds["postgres_password"], user)
@@ -259,7 +247,6 @@ def _up_external_postgres(creds: Mapping[str, str]) -> None:
 
 def _up_mlflow(lay: Layout, state: dict[str, Any], creds: dict[str, str]) -> None:
     port = state["ports"]["mlflow"]
-    _claim_port(port, "mlflow")
     base, password = _postgres_base(state, creds)
     auth = mlflow_server.auth_config(lay.auth_ini, postgres.with_database(base, "mlflow_auth"),
                                      creds["mlflow_password"])
@@ -276,8 +263,6 @@ def _up_mlflow(lay: Layout, state: dict[str, Any], creds: dict[str, str]) -> Non
 
 def _up_scheduler(lay: Layout, state: dict[str, Any], creds: dict[str, str]) -> None:
     port, dashboard = state["ports"]["scheduler"], state["ports"]["dashboard"]
-    _claim_port(port, "scheduler")
-    _claim_port(dashboard, "dashboard")
     pid = procs.start(dask_procs.scheduler_command(port, dashboard), lay.log("scheduler"),
                       _client_env(lay), lay.root)
     address = f"tcp://127.0.0.1:{port}"
@@ -333,7 +318,8 @@ def _up_workers(lay: Layout, state: dict[str, Any], creds: Mapping[str, str], co
 def _wait_for_workers(lay: Layout, state: Mapping[str, Any], address: str) -> None:
     deadline = time.monotonic() + START_WAIT_S
     while True:
-        missing = [r for r in state["procs"]["workers"] if not _joined(r["name"], address)]
+        found = dask_procs.connected_workers(address)
+        missing = [r for r in state["procs"]["workers"] if not _joined(r["name"], found)]
         if not missing:
             return
         for record in missing:
@@ -348,8 +334,8 @@ def _wait_for_workers(lay: Layout, state: Mapping[str, Any], address: str) -> No
         time.sleep(0.5)
 
 
-def _joined(name: str, address: str) -> bool:
-    found = dask_procs.connected_workers(address)
+def _joined(name: str, found: list[str] | str) -> bool:
+    """Is worker `name` among the scheduler's (dask-cuda names its workers `name-<gpu>`)?"""
     return not isinstance(found, str) and any(n == name or n.startswith(name + "-")
                                               for n in found)
 
@@ -393,7 +379,7 @@ def status(lay: Layout | None = None) -> list[dict[str, Any]]:
     if creds.get("postgres_uri"):
         problem = postgres.check(postgres.with_database(creds["postgres_uri"], "postgres"))
         rows.append(_row("postgres", "fail" if problem else "ok", problem or "your server",
-                         address=_without_password(creds["postgres_uri"])))
+                         address=postgres.without_password(creds["postgres_uri"])))
     else:
         base, password = _postgres_base(state, creds)
         rows.append(_proc_row(lay, "postgres", table.get("postgres"),
@@ -410,7 +396,7 @@ def status(lay: Layout | None = None) -> list[dict[str, Any]]:
         def joined(name: str = record["name"], log: str = record["log"]) -> str | None:
             if isinstance(found, str):
                 return f"cannot ask the scheduler: {found}"
-            if any(n == name or n.startswith(name + "-") for n in found):
+            if _joined(name, found):
                 return None
             return (f"runs but is not connected to the scheduler at {where['scheduler']} "
                     f"(its log: {procs.log_tail(Path(log))})")
