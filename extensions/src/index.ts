@@ -166,7 +166,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       const apply = (settings: ISettingRegistry.ISettings): void => {
         const found = settings.composite as unknown as Settings;
         sidebar.poller.setInterval(Math.max(1, Number(found.refreshSeconds) || 5) * 1000);
-        // where the server's calls go; empty values mean the server's own environment
+        // where the server's calls go (for every user); empty values change nothing there
         postAPI('config', {
           tracking_uri: found.trackingUri ?? '',
           scheduler_address: found.schedulerAddress ?? ''

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -322,13 +321,11 @@ class Approvals(WorkbenchHandler):
 
 
 class Config(WorkbenchHandler):
-    """Where this server's calls go: Lab's settings send the tracking URI and the scheduler
-    (empty: the server's own environment, as it started)."""
+    """Where this server's calls go: Lab's settings send the tracking URI and the scheduler.
+    It is the server's environment, so it moves them for every user of this server: its own
+    area, for an authorizer to keep to admins."""
 
     area = "config"
-    started_with: ClassVar[dict[str, str | None]] = {
-        "MLFLOW_TRACKING_URI": os.environ.get("MLFLOW_TRACKING_URI"),
-        "WORKBENCH_SCHEDULER": os.environ.get("WORKBENCH_SCHEDULER")}
 
     @tornado.web.authenticated
     @authorized
@@ -341,13 +338,9 @@ class Config(WorkbenchHandler):
     @refusals
     async def post(self) -> None:
         body = self.body(ConfigBody)
-        for variable, value in (("MLFLOW_TRACKING_URI", body.tracking_uri.strip()),
-                                ("WORKBENCH_SCHEDULER", body.scheduler_address.strip())):
-            chosen = value or self.started_with[variable]
-            if chosen:
-                os.environ[variable] = chosen
-            else:
-                os.environ.pop(variable, None)
+        changed = views.configure(body.tracking_uri, body.scheduler_address)
+        if changed:  # every user's calls move: the log says who moved them
+            self.log.info("workbench-lab: %s set %s", self.user_name, ", ".join(changed))
         self.reply(views.where())
 
 
@@ -356,7 +349,8 @@ class PanelApp(JupyterHandler):
     kernel of this server (so behind this server's login): a two-line launcher in the root's
     .workbench/lab-apps/ names it, since Panel renders files under the root only."""
 
-    auth_resource = "workbench:dashboards"
+    area: ClassVar[str] = "dashboards"
+    auth_resource = f"workbench:{area}"
 
     @tornado.web.authenticated
     @authorized

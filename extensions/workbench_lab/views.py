@@ -3,14 +3,18 @@ the handlers run these on their thread pool). No tornado here, so each is testab
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 RECENT_RUNS = 20
 PROGRESS_PAIRS = (("epoch", "epochs"), ("step", "steps"))  # metric, param of the total
+SWEEP_TRIALS = "sweep.n_trials"  # the param of a sweep's parent run (wb.sweep) naming its total
+ENDED = ("FINISHED", "FAILED", "KILLED")
 
 
 def overview(root: Path) -> dict[str, Any]:
@@ -24,8 +28,7 @@ def overview(root: Path) -> dict[str, Any]:
                            "runs": [], "models": [], "pipelines": [], "errors": {}}
     if not out["store"]["ok"]:
         return out  # every other part reads the store: one line says it, not four
-    for part, read in (("runs", lambda: [run_row(r) for r in
-                                         wb.search_runs(page_size=RECENT_RUNS).rows]),
+    for part, read in (("runs", lambda: run_rows(wb.search_runs(page_size=RECENT_RUNS).rows)),
                        ("models", model_overview),
                        ("pipelines", lambda: [pipeline_row(p) for p in
                                               wb.pipeline.status(root=root, slots=1)])):
@@ -67,23 +70,54 @@ def cluster_state() -> dict[str, Any]:
             "workers": len(found["workers"]), "error": None}
 
 
-def run_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A search_runs row as the sidebar lists it (workbench's own tags only: rows stay small)."""
+def run_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """search_runs rows as the sidebar lists them, a running sweep with its trials counted."""
+    return [run_row(r, trials_done(r) if is_running_sweep(r) else None) for r in rows]
+
+
+def run_row(row: dict[str, Any], trials: int | None = None) -> dict[str, Any]:
+    """A search_runs row as the sidebar lists it (workbench's own tags only: rows stay small);
+    `trials`: how many trials of a sweep have ended."""
     tags = {k: v for k, v in row["tags"].items() if k.startswith("workbench.")}
     return {"run_id": row["run_id"], "run_name": row["name"], "experiment": row["experiment"],
             "status": row["status"], "start_time": row["started"],
             "duration_s": row["duration_s"], "metrics": row["metrics"], "params": row["params"],
             "tags": tags, "kind": tags.get("workbench.kind"),
-            "progress": progress(row["metrics"], row["params"]) if row["status"] == "RUNNING"
-            else None, "notebook": tags.get("workbench.job.notebook")}
+            "progress": progress(row["metrics"], row["params"], trials)
+            if row["status"] == "RUNNING" else None,
+            "notebook": tags.get("workbench.job.notebook")}
 
 
-def progress(metrics: dict[str, float], params: dict[str, str]) -> float | None:
-    """How far a running training is, where its metrics say (epoch of epochs)."""
-    for done, total in PROGRESS_PAIRS:
-        if done in metrics and params.get(total, "").isdigit() and int(params[total]) > 0:
-            return min(1.0, (metrics[done] + 1) / int(params[total]))
+def progress(metrics: dict[str, float], params: dict[str, str],
+             trials: int | None = None) -> float | None:
+    """How far a running training is, where its metrics say (epoch of epochs); a sweep, by
+    its trials ended of its n_trials."""
+    pairs = [(float(trials), SWEEP_TRIALS)] if trials is not None else \
+        [(metrics[done] + 1, total) for done, total in PROGRESS_PAIRS if done in metrics]
+    for done, total in pairs:
+        if params.get(total, "").isdigit() and int(params[total]) > 0:
+            return min(1.0, done / int(params[total]))
     return None
+
+
+def is_running_sweep(row: dict[str, Any]) -> bool:
+    return row["status"] == "RUNNING" and row["tags"].get("workbench.kind") == "sweep"
+
+
+def trials_done(parent: dict[str, Any]) -> int:
+    """How many trials of sweep `parent` have ended: its parent run logs only the total, so
+    its nested runs (tagged with the parent) are counted, a page of 1000 at a time."""
+    import workbench as wb
+    from workbench.tracking.store import filter_literal
+
+    query = f"tags.`mlflow.parentRunId` = {filter_literal(parent['run_id'])}"
+    done, token = 0, None
+    while True:
+        page = wb.search_runs([parent["experiment"]], query, page_token=token, page_size=1000)
+        done += sum(r["status"] in ENDED for r in page.rows)
+        token = page.next_token
+        if token is None:
+            return done
 
 
 def pipeline_row(status: dict[str, Any]) -> dict[str, Any]:
@@ -105,7 +139,7 @@ def runs(experiments: Sequence[str] | None, query: str, order: Sequence[str],
 
     page = wb.search_runs(experiments, query, order, status=status, page_token=token,
                           page_size=size)
-    return {"runs": [run_row(r) for r in page.rows], "next_token": page.next_token}
+    return {"runs": run_rows(page.rows), "next_token": page.next_token}
 
 
 def run(run_id: str, root: Path) -> dict[str, Any]:
@@ -117,7 +151,7 @@ def run(run_id: str, root: Path) -> dict[str, Any]:
     except ConfigError as exc:
         raise LookupError(str(exc)) from None
     curves = wb.metric_histories([run_id], list(detail["metrics"]), max_points=500)[run_id]
-    return {**run_row(detail), "artifacts": detail["artifacts"],
+    return {**run_rows([detail])[0], "artifacts": detail["artifacts"],
             "metric_history": {k: [list(p) for p in v] for k, v in curves.items()}}
 
 
@@ -200,7 +234,8 @@ def promote(model: str, run_id: str, reason: str, root: Path, *, notebook: Path 
             user_id: str) -> dict[str, Any]:
     """Preview the gates, or promote: the approver is the signed-in Jupyter user. A notebook
     given for a model no pipeline produces yet becomes that pipeline first (on a real
-    promotion only: a preview writes nothing)."""
+    promotion only: a preview writes nothing), and is removed again when the promotion is
+    refused or fails."""
     import workbench as wb
     from workbench.pipelines.listing import pipeline_for_model
     from workbench.promotion.promote import preview as gate_preview
@@ -219,12 +254,14 @@ def promote(model: str, run_id: str, reason: str, root: Path, *, notebook: Path 
         raise ConfigError("a reason is required: say why this run should serve (it is kept "
                           "in the approval record)")
     pipeline = declared[1].name if declared else None
+    guard: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if declared is None and notebook is not None:
-        wb.pipeline.create(notebook, name=_pipeline_name(model), model=model, root=root)
         pipeline = _pipeline_name(model)
-    outcome = wb.promote(model, run_id=run_id, approver=approver, reason=reason,
-                         require=require, four_eyes=four_eyes, root=root,
-                         authenticated_user=user_id)
+        guard = _new_pipeline(notebook, pipeline, model, root)
+    with guard:
+        outcome = wb.promote(model, run_id=run_id, approver=approver, reason=reason,
+                             require=require, four_eyes=four_eyes, root=root,
+                             authenticated_user=user_id)
     if isinstance(outcome, PromotionRequest):
         return {"outcome": "requested", "model": model, "request_id": outcome.request_id,
                 "approver": approver, "pipeline": pipeline,
@@ -236,6 +273,27 @@ def promote(model: str, run_id: str, reason: str, root: Path, *, notebook: Path 
 
 def _pipeline_name(model: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in model)
+
+
+@contextlib.contextmanager
+def _new_pipeline(notebook: Path, name: str, model: str, root: Path) -> Iterator[None]:
+    """Pipeline `name` from `notebook`, written first (a notebook it cannot use then refuses
+    the promotion before anything is promoted) and removed again if the block raises: a
+    refused or failed promotion leaves no pipeline behind."""
+    import workbench as wb
+    from workbench.project import PIPELINES_DIR
+
+    folder = root / PIPELINES_DIR
+    new_folder = not folder.is_dir()
+    written = wb.pipeline.create(notebook, name=name, model=model, root=root)
+    try:
+        yield
+    except BaseException:
+        written.unlink(missing_ok=True)
+        if new_folder:
+            with contextlib.suppress(OSError):  # someone wrote another pipeline meanwhile
+                folder.rmdir()
+        raise
 
 
 def decide(request_id: str, decision: str, reason: str, *, approver: str,
@@ -250,6 +308,21 @@ def decide(request_id: str, decision: str, reason: str, *, approver: str,
                         authenticated_user=user_id)
     return {"outcome": "promoted", "model": record.model, "version": record.version,
             "request_id": request_id}
+
+
+def configure(tracking_uri: str, scheduler: str) -> list[str]:
+    """Point this server's calls at the store and scheduler given (its environment, so for
+    every user); an empty value leaves the server's own, and only a value that differs is
+    set. Says what changed, passwords hidden."""
+    from workbench.tracking.store import display_uri
+
+    changed = []
+    for variable, value in (("MLFLOW_TRACKING_URI", tracking_uri.strip()),
+                            ("WORKBENCH_SCHEDULER", scheduler.strip())):
+        if value and os.environ.get(variable) != value:
+            os.environ[variable] = value
+            changed.append(f"{variable}={display_uri(value)}")
+    return changed
 
 
 def where() -> dict[str, Any]:

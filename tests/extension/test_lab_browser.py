@@ -240,12 +240,13 @@ def test_the_workbench_journey_in_jupyterlab(lab: tuple[int, Path], tmp_path: Pa
         assert page.evaluate("window.__xss") is None
 
         # the store goes away: the banner says so and the lists stay
+        own = call(port, "config")["tracking_uri"]
         call(port, "config", {"tracking_uri": "http://127.0.0.1:9"})
         banner = sidebar.locator(".wb-banner[role=alert]")
         banner.wait_for(timeout=30_000)
         assert "Tracking store unreachable" in banner.inner_text()
         assert sidebar.locator(".wb-run").count() >= 2
-        call(port, "config", {"tracking_uri": ""})
+        call(port, "config", {"tracking_uri": own})  # back: an empty one changes nothing
         banner.wait_for(state="hidden", timeout=30_000)
 
     with browser_page() as page:  # bob, in his own session

@@ -4,8 +4,11 @@ papermill kernels: what the sidebar, the dialogs and the viewers read and do."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import os
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ from tornado.httpclient import HTTPClientError
 
 from tests.extension.conftest import as_user, notebook
 from tests.promotion.runs import model_run
+from workbench_lab.handlers import routes
 
 
 async def api(jp_fetch: Any, *parts: str, body: Any = None, user: str | None = None,
@@ -73,19 +77,57 @@ async def test_parameters_of_a_notebook_and_the_untagged_explanation(
 PROBES = ["../outside.ipynb", "/etc/passwd", str(Path("/tmp/outside.ipynb")),
           "%2e%2e/outside.ipynb", "%252e%252e/outside.ipynb", "..\\outside.ipynb",
           "nb/../../outside.ipynb", "link/outside.ipynb", "C:/outside.ipynb"]
+# each route that takes a path, and where its request carries it
+PATH_ROUTES: dict[str, Callable[[str], dict[str, Any]]] = {
+    "NotebookParameters": lambda probe: {"params": {"path": probe}},
+    "Jobs": lambda probe: {"body": {"path": probe, "params": {}}},
+    "Promotions": lambda probe: {"body": {"model": "m", "run_id": "r", "reason": "x",
+                                          "notebook": probe}}}
+
+
+def test_every_route_that_takes_a_path_is_probed() -> None:
+    """A handler resolving a path the request names (paths.inside_root) is in PATH_ROUTES."""
+    takes = {handler.__name__ for _, handler, _ in routes("/")
+             if "inside_root(" in inspect.getsource(handler)}
+    assert takes == set(PATH_ROUTES)
+
+
+_opened: list[list[str]] = []  # while a test watches: what the process opened or listed
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if _opened and event in ("open", "os.listdir", "os.scandir") and args and \
+            isinstance(args[0], (str, bytes, os.PathLike)):
+        _opened[-1].append(os.fsdecode(args[0]))
+
+
+sys.addaudithook(_audit)  # for the process, cheap while no test watches
+
+
+@pytest.fixture
+def opened() -> Iterator[list[str]]:
+    """The paths this process opens or lists during the test (the server's handlers and
+    their thread pool run in it)."""
+    _opened.append([])
+    try:
+        yield _opened[-1]
+    finally:
+        _opened.pop()
 
 
 @pytest.mark.parametrize("probe", PROBES)
-async def test_paths_out_of_the_root_are_refused(jp_fetch: Any, wb_home: Path, lab_root: Path,
-                                                 probe: str) -> None:
+@pytest.mark.parametrize("handler", sorted(PATH_ROUTES))
+async def test_paths_out_of_the_root_are_refused(
+        jp_fetch: Any, wb_home: Path, lab_root: Path, opened: list[str], handler: str,
+        probe: str) -> None:
     outside = notebook(lab_root.parent / "outside.ipynb", "rows = 1")
     (lab_root / "link").symlink_to(outside.parent, target_is_directory=True)
-    said = await refused(jp_fetch, "notebooks", "parameters", code=400,
-                         params={"path": probe})
+    route = next(p for p, h, _ in routes("/") if h.__name__ == handler).split("/api/")[1]
+    opened.clear()  # from here on: the request only
+    said = await refused(jp_fetch, *route.split("/"), code=400, **PATH_ROUTES[handler](probe))
     assert "root" in said or "plain path" in said
-    await refused(jp_fetch, "jobs", code=400, body={"path": probe, "params": {}})
-    await refused(jp_fetch, "promotions", code=400,
-                  body={"model": "m", "run_id": "r", "reason": "x", "notebook": probe})
+    assert [path for path in opened if "outside" in path] == []  # nothing read out there
+    assert not (lab_root / "pipelines").exists() and not (lab_root / "executed").exists()
 
 
 async def test_raw_encoded_traversal_in_the_query_is_refused(
@@ -183,6 +225,69 @@ async def test_promotion_preview_then_four_eyes_by_a_second_user(
                                                   code=404)
 
 
+async def test_a_refused_or_failed_promotion_leaves_no_pipeline(
+        jp_fetch: Any, wb_home: Path, lab_root: Path) -> None:
+    from workbench.tracking.store import ensure_experiment, tracking_client
+
+    notebook(lab_root / "pilot.ipynb", "rows = 10")
+    client = tracking_client()
+    no_model = client.create_run(ensure_experiment(client, "plain")).info.run_id
+    client.set_terminated(no_model, "FINISHED")
+    run_id = model_run(0.83)
+    promote = {"model": "churn", "reason": "ship", "notebook": "pilot.ipynb"}
+    assert "val_auc" in await refused(jp_fetch, "promotions", code=409, body={
+        **promote, "run_id": run_id, "require": ["val_auc>=0.9"]})
+    assert not (lab_root / "pipelines").exists()
+    assert "logged no model" in await refused(jp_fetch, "promotions", code=400, body={
+        **promote, "run_id": no_model})
+    assert not (lab_root / "pipelines").exists()
+    done = await api(jp_fetch, "promotions", body={**promote, "run_id": run_id})
+    assert done["outcome"] == "promoted" and done["pipeline"] == "churn"
+    assert [p.name for p in (lab_root / "pipelines").iterdir()] == ["churn.yaml"]
+
+
+def hold(ctx: Any) -> None:
+    """A sweep's trial; the one with w=3 waits for the file `gate` (a sweep seen midway)."""
+    import time
+
+    while ctx.params.w == 3 and not Path(ctx.params.gate).exists():
+        time.sleep(0.1)
+    ctx.log_metrics({"loss": float(ctx.params.w)}, step=0)
+
+
+async def test_a_running_sweep_shows_its_trials_done(
+        jp_fetch: Any, wb_home: Path, tmp_path: Path, dask_client: object) -> None:
+    import workbench as wb
+
+    gate = tmp_path / "gate"
+    sweep = wb.sweep(hold, space={"w": [1, 2, 3, 4]}, params={"gate": str(gate)},
+                     metric="loss", progress=False, log_models="none")
+    try:
+        row = await _row_when(jp_fetch, sweep.parent_run_id, lambda r: r["progress"] == 0.75)
+        assert row["kind"] == "sweep" and row["status"] == "RUNNING"
+        listed = await api(jp_fetch, "runs", params={"filter": "tags.`workbench.kind` = 'sweep'"})
+        assert [r["progress"] for r in listed["runs"]] == [0.75]
+        assert (await api(jp_fetch, "runs", sweep.parent_run_id))["progress"] == 0.75
+    finally:
+        gate.touch()
+    await asyncio.get_running_loop().run_in_executor(None, sweep.result, 120)
+    done = await _row_when(jp_fetch, sweep.parent_run_id, lambda r: r["status"] == "FINISHED")
+    assert done["progress"] is None  # a sweep that ended shows its status, no share
+
+
+async def _row_when(jp_fetch: Any, run_id: str, done: Callable[[dict[str, Any]], bool],
+                    timeout: float = 120) -> dict[str, Any]:
+    """The sidebar's row of `run_id` once `done` holds for it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        rows = (await api(jp_fetch, "overview"))["runs"]
+        row = next((r for r in rows if r["run_id"] == run_id), None)
+        if row is not None and done(row):
+            return dict(row)
+        assert asyncio.get_running_loop().time() < deadline, row
+        await asyncio.sleep(0.3)
+
+
 async def test_a_drift_check_and_its_report(jp_fetch: Any, wb_home: Path) -> None:
     import numpy as np
     import pandas as pd
@@ -216,16 +321,28 @@ async def test_the_overview_says_when_the_store_or_cluster_is_away(
     assert not gone["store"]["ok"] and gone["store"]["error"] and gone["runs"] == []
 
 
-async def test_settings_move_the_store_and_back(jp_fetch: Any, wb_home: Path,
-                                                tmp_path: Path) -> None:
+async def test_settings_move_the_store_for_the_server(
+        jp_fetch: Any, wb_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from workbench.config import settings
+
+    own = settings().tracking_uri
+    # the server's environment as an admin set it (monkeypatch puts it back after the test)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", own)
+    monkeypatch.setenv("WORKBENCH_SCHEDULER", "tcp://10.0.0.2:8786")
+    empty = {"tracking_uri": "", "scheduler_address": " "}
+    kept = await api(jp_fetch, "config", body=empty)  # a page load with empty settings
+    assert kept == {"tracking_uri": own, "scheduler": "tcp://10.0.0.2:8786"}
+    assert os.environ["MLFLOW_TRACKING_URI"] == own
+    assert os.environ["WORKBENCH_SCHEDULER"] == "tcp://10.0.0.2:8786"
     other = f"sqlite:///{tmp_path / 'other.db'}"
     moved = await api(jp_fetch, "config", body={"tracking_uri": other,
                                                 "scheduler_address": "tcp://10.0.0.1:8786"})
-    try:
-        assert moved == {"tracking_uri": other, "scheduler": "tcp://10.0.0.1:8786"}
-        assert os.environ["MLFLOW_TRACKING_URI"] == other
-    finally:
-        back = await api(jp_fetch, "config", body={"tracking_uri": "", "scheduler_address": ""})
-    assert back["scheduler"] is None and "MLFLOW_TRACKING_URI" not in os.environ
-    assert "extra" in (await refused(jp_fetch, "config", code=400, body={"nope": 1})).lower() \
-        or "nope" in await refused(jp_fetch, "config", code=400, body={"nope": 1})
+    assert moved == {"tracking_uri": other, "scheduler": "tcp://10.0.0.1:8786"}
+    assert os.environ["MLFLOW_TRACKING_URI"] == other
+    assert "alice set MLFLOW_TRACKING_URI=" in caplog.text  # the log says who moved it
+    caplog.clear()
+    assert await api(jp_fetch, "config", body=empty, user="bob") == moved
+    assert await api(jp_fetch, "config", body={"tracking_uri": other}) == moved
+    assert "workbench-lab:" not in caplog.text  # nothing differed: nothing was set
+    assert "nope" in await refused(jp_fetch, "config", code=400, body={"nope": 1})
