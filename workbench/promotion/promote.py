@@ -226,8 +226,11 @@ def _apply(client: MlflowClient, model: str, run: Any, approver: str, reason: st
 
 
 def _finished_run(client: MlflowClient, run_id: str) -> Any:
+    """The run, or its copy where `workbench migrate` moved it (a request names the old id)."""
+    from workbench.tracking.migrated import find_run
+
     try:
-        run = client.get_run(run_id)
+        run = find_run(client, run_id)
     except Exception:
         raise ConfigError(f"no MLflow run {run_id!r}; check the run id") from None
     if run.info.status != "FINISHED":

@@ -354,8 +354,18 @@ def _store_blob(client: MlflowClient, run_id: str, text: str) -> str:
 
 
 def _load_blob(client: MlflowClient, uri: str) -> str | None:
+    """An entry's moved part; the entry names its ledger run by the id it had when written,
+    so after `workbench migrate` the part is read from that run's copy."""
+    from workbench.tracking.migrated import copies_of
+
     run_id, _, path = uri.removeprefix("runs:/").partition("/")
-    return load_artifact_text(client, run_id, path)
+    text = load_artifact_text(client, run_id, path)
+    if text is None and run_id:
+        for copy in copies_of(client, run_id):
+            text = load_artifact_text(client, copy.info.run_id, path)
+            if text is not None:
+                break
+    return text
 
 
 def load_artifact_text(client: MlflowClient, run_id: str, path: str) -> str | None:

@@ -1,0 +1,215 @@
+"""`workbench migrate --to URI`: the embedded store (or `--from URI`) copied to a tracking
+server, then both compared; safe to re-run, and to re-run after an interruption.
+
+Order: experiments, every run (empty, so ids can be mapped), logged models, run contents,
+registered models with their versions, tags, history and aliases. Then every run, logged model
+and registered model is read back on both sides and compared part by part (counts and
+digests), a run that differs is copied once more, and each promotion history must verify in
+the target as it did in the source.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import ConfigError
+from workbench.migration import models as registry_copy
+from workbench.migration import runs as copying
+from workbench.migration import verify
+from workbench.migration.runs import Pair
+from workbench.promotion.registry import quiet_downloads
+
+LIVE_KINDS = ("promotion-lock", "schedule", "retraining")  # leases of work in progress
+
+
+def default_source() -> str:
+    from workbench.config import settings
+
+    return f"sqlite:///{settings().home / 'mlflow.db'}"
+
+
+def migrate(to: str, source: str | None = None, *, check_only: bool = False,
+            say: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
+    """Copy `source` (default: the embedded store) into `to` and verify it; with
+    `check_only`, compare only. The report's `ok` is True when everything matched and every
+    history verified."""
+    from mlflow import MlflowClient
+
+    from workbench.tracking.store import check_reachable, display_uri, quiet_mlflow
+
+    source = source or default_source()
+    _check_source(source)
+    if _same_store(source, to):
+        raise ConfigError(f"--to {display_uri(to)} is the store being migrated; name another "
+                          "store (the tracking server's URI)")
+    check_reachable(to)
+    quiet_mlflow()
+    source_client = MlflowClient(tracking_uri=source)
+    _refuse_live_work(source_client)
+    if to.startswith("sqlite:///"):  # a new SQLite store is made where it is named
+        Path(to.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    pair = Pair(source_client, MlflowClient(tracking_uri=to), source, to, say)
+    pair.ids.runs, pair.complete = copying.known_runs(pair.target)
+    refused: list[str] = []
+    with _target_as_default(to), quiet_downloads():
+        if not check_only:
+            refused = _copy(pair)
+        report = _verify(pair, resync=not check_only)
+    report.update({"from": display_uri(source), "to": display_uri(to), "check_only": check_only,
+                   "copied": dict(pair.copied), "refused": refused})
+    report["ok"] = report["ok"] and not refused
+    return report
+
+
+@contextlib.contextmanager
+def _target_as_default(uri: str) -> Iterator[None]:
+    """MLflow's global tracking URI on the target while copying: a SQLite registry looks up the
+    logged model of a new `models:/` version through it, whatever client asked."""
+    import mlflow
+
+    saved = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(saved)  # type: ignore[arg-type]
+
+
+def _check_source(source: str) -> None:
+    if source.startswith("sqlite:///"):
+        path = Path(source.removeprefix("sqlite:///"))
+        if not path.is_file():
+            raise ConfigError(f"no store to migrate at {path}; set WORKBENCH_HOME to the home "
+                              "that holds mlflow.db, or pass --from URI")
+
+
+def _same_store(a: str, b: str) -> bool:
+    def norm(uri: str) -> str:
+        if uri.startswith("sqlite:///"):
+            return "sqlite:///" + str(Path(uri.removeprefix("sqlite:///")).resolve())
+        return uri.rstrip("/")
+
+    return norm(a) == norm(b)
+
+
+def _refuse_live_work(client: Any) -> None:
+    """A promotion, a scheduled slot or a retraining holding a live lease at the source would
+    go on writing there after the copy: refused until it ends."""
+    from workbench.tracking import leases
+
+    token = None
+    while True:
+        page = client.search_registered_models(max_results=1000, page_token=token)
+        for model in page:
+            if model.tags.get(leases.KIND_TAG) not in LIVE_KINDS:
+                continue
+            info = leases.read(client, model.name)
+            if info is not None and info.age_s < leases.STALE_S:
+                raise ConfigError(f"{info.tags.get(leases.KIND_TAG)} {model.name} is in "
+                                  f"progress at the source (held by {info.holder}, heartbeat "
+                                  f"{info.age_s:.0f}s ago); let it finish, then migrate")
+        token = page.token
+        if not token:
+            return
+
+
+def _copy(pair: Pair) -> list[str]:
+    """Everything the target lacks; the models refused (a different model of that name is
+    there), one line each."""
+    source_experiments = copying.experiments(pair.source)
+    for experiment in source_experiments:
+        copying.ensure_experiment(pair, experiment)
+    pair.say(f"experiments: {len(source_experiments)}")
+    all_runs = copying.runs_of(pair.source, [e.experiment_id for e in source_experiments])
+    copying.ensure_runs(pair, all_runs)
+    known = {m.tags[copying.FROM_TAG]: m for m in
+             copying.logged_models(pair.target, list(pair.experiments.values()))
+             if copying.FROM_TAG in m.tags}
+    for model in copying.logged_models(pair.source, list(pair.experiments)):
+        copying.copy_logged_model(pair, model, known)
+    todo = [r for r in all_runs if r.info.run_id not in pair.complete]
+    for done, run in enumerate(todo, start=1):
+        copying.sync_run(pair, run)
+        pair.say(f"run {done}/{len(todo)}: {run.info.run_name or run.info.run_id}")
+    refused = []
+    for model in registry_copy.registered_models(pair.source):
+        try:
+            registry_copy.sync_model(pair, model)
+            pair.say(f"model {model.name}")
+        except ConfigError as exc:
+            refused.append(str(exc))
+            pair.say(f"refused: {exc}")
+    return refused
+
+
+def _verify(pair: Pair, resync: bool) -> dict[str, Any]:
+    from workbench.promotion.registry import history_key, read_ledger, verify_ledger
+    from workbench.tracking.migrated import copies_of
+
+    kinds = {name: verify.Kind() for name in
+             ("experiments", "runs", "logged_models", "registered_models", "histories")}
+    source_experiments = copying.experiments(pair.source)
+    for experiment in source_experiments:
+        found = pair.target.get_experiment_by_name(experiment.name)
+        verify.compare(kinds["experiments"], f"experiment {experiment.name}",
+                       {"tags": dict(experiment.tags)},
+                       {"tags": {k: v for k, v in found.tags.items() if k in experiment.tags}}
+                       if found is not None else None)
+    points = 0
+    for run in copying.runs_of(pair.source, [e.experiment_id for e in source_experiments]):
+        label = f"run {run.info.run_id} ({run.info.run_name})"
+        want = verify.run_view(pair, run, "source")
+        points += sum(len(p) for p in want["metrics"].values())
+        new = pair.ids.runs.get(run.info.run_id) or \
+            next((c.info.run_id for c in copies_of(pair.target, run.info.run_id)), None)
+        got = _target_run_view(pair, new, want)
+        if digest_of(want) != digest_of(got) and resync and new is not None:
+            pair.ids.runs[run.info.run_id] = new
+            copying.sync_run(pair, run)  # changed at the source since, or cut short
+            got = _target_run_view(pair, new, want)
+        verify.compare(kinds["runs"], label, want, got)
+    targets = {m.tags.get(copying.FROM_TAG): m for m in
+               copying.logged_models(pair.target, [e.experiment_id for e in
+                                                   copying.experiments(pair.target)])}
+    for model in copying.logged_models(pair.source,
+                                       [e.experiment_id for e in source_experiments]):
+        copy = targets.get(model.model_id)
+        want = verify.logged_model_view(pair, model, "source")
+        verify.compare(kinds["logged_models"], f"logged model {model.model_id}", want,
+                       verify.logged_model_view(pair, copy, "target", want["tags"])
+                       if copy else None)
+    for model in registry_copy.registered_models(pair.source):
+        want = verify.model_view(pair, model, "source")
+        try:
+            copy = pair.target.get_registered_model(model.name)
+        except Exception:
+            copy = None
+        verify.compare(kinds["registered_models"], f"model {model.name}", want,
+                       verify.model_view(pair, copy, "target", want["tags"]) if copy else None)
+        check = verify_ledger(read_ledger(pair.source, model.name), history_key())
+        kinds["histories"].source += 1
+        there = verify_ledger(read_ledger(pair.target, model.name), history_key()) \
+            if copy else None
+        if there is not None and there.ok == check.ok and there.why == check.why:
+            kinds["histories"].matched += 1
+        else:
+            kinds["histories"].differ.append(
+                f"history of {model.name}: {there.why if there else 'missing'} in the target, "
+                f"{check.why} in the source")
+    report: dict[str, Any] = {name: kind.to_dict() for name, kind in kinds.items()}
+    report["runs"]["metric_points"] = points
+    return {"kinds": report, "ok": not any(kind.differ for kind in kinds.values())}
+
+
+def _target_run_view(pair: Pair, run_id: str | None, want: dict[str, Any]
+                     ) -> dict[str, Any] | None:
+    if run_id is None:
+        return None
+    return verify.run_view(pair, pair.target.get_run(run_id), "target", want["tags"])
+
+
+def digest_of(view: dict[str, Any] | None) -> str:
+    return verify.digest(view)
