@@ -76,8 +76,13 @@ def test_a_store_that_stays_down_is_reported() -> None:
 
     writer = MetricWriter(down, interval=0.01, max_retries=2)
     writer.log({"x": 1.0}, 0)
-    with pytest.raises(RuntimeError, match="metric writer failed: no route to host"):
+    time.sleep(0.2)  # the writer gives up on this one...
+    writer.log({"x": 2.0, "y": 0.5}, 1)  # ...and never takes these
+    with pytest.raises(RuntimeError, match="metric writer failed: no route to host; 3 metric "
+                                           "points were not written"):
         writer.close()
+    assert sorted((p.key, p.step, p.value) for p in writer.unwritten()) == [
+        ("x", 0, 1.0), ("x", 1, 2.0), ("y", 1, 0.5)]  # handed over, not dropped
 
 
 def test_flush_returns_once_earlier_points_are_stored(store) -> None:
@@ -195,7 +200,8 @@ def test_close_says_so_when_the_store_cannot_keep_up() -> None:
         writer.log({"x": float(step)}, step)
         if step % 1000 == 999:
             time.sleep(0.02)  # let the writer take batches one at a time
-    with pytest.raises(TimeoutError, match="still being written"):
+    with pytest.raises(TimeoutError, match=r"\d+ metric points not written after 0.2s"):
         writer.close(timeout=0.2)
+    assert 0 < len(writer.unwritten()) <= 5000
     writer.close(timeout=30)  # and it does finish
     assert writer.stats.persisted == 5000

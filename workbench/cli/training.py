@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -169,6 +170,18 @@ def runs(experiment: str | None, limit: int, as_json: bool) -> None:
         table.add_row(row["run_id"], row["name"] or "", row["kind"], row["status"],
                       row["started"] or "", metrics)
     Console(width=None if sys.stdout.isatty() else 200).print(table)
+
+
+@cli.command("replay-metrics")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def replay_metrics(path: Path) -> None:
+    """Write the metric points a run could not write (RUN_ID.jsonl, kept by its worker under
+    $WORKBENCH_HOME/unwritten-metrics) to that run; points it already holds are skipped."""
+    from workbench.tracking.unwritten import replay
+
+    run_id, written, held = replay(path.resolve())
+    click.echo(f"run {run_id}: {written} of {held} points written "
+               f"({held - written} were already there)")
 
 
 @cli.command()

@@ -3,7 +3,9 @@
 `log()` costs a dict copy and a deque append, so the loop never waits on the store. The thread
 drains the queue every `interval` seconds into batches of at most 1000 points (MLflow's batch
 limit). A failed write is retried and the points stay queued, so a store hiccup loses nothing;
-`close()` drains whatever is left before the run is marked finished or failed.
+`close()` drains whatever is left before the run is marked finished or failed. A store that
+never comes back is reported with the number of points it did not get, and `unwritten()`
+hands them over (the runner keeps them in a file), so no point goes missing unannounced.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class MetricWriter:
         self._done = threading.Condition()
         self._enqueued = 0
         self._written = 0
+        self._in_flight: list[Point] = []  # drained from the queue, not yet in the store
         self.error: BaseException | None = None
         self.stats = WriterStats()
         self._thread = threading.Thread(target=self._run, name="workbench-metric-writer",
@@ -96,10 +99,17 @@ class MetricWriter:
         self._wake.set()
         self._thread.join(timeout)
         if self.error is not None:
-            raise RuntimeError(f"metric writer failed: {self.error}") from self.error
+            raise RuntimeError(f"metric writer failed: {self.error}; "
+                               f"{len(self.unwritten())} metric points were not written"
+                               ) from self.error
         if self._thread.is_alive():
-            raise TimeoutError(f"metrics still being written after {timeout}s; the store is "
-                               "too slow or unreachable")
+            raise TimeoutError(f"{len(self.unwritten())} metric points not written after "
+                               f"{timeout}s; the store is too slow or unreachable")
+
+    def unwritten(self) -> list[Point]:
+        """The points logged that the store has not (yet) confirmed: after a failed `close()`,
+        the ones it never got (a write still retrying may land some of them later)."""
+        return list(self._in_flight) + list(self._points(list(self._queue)))
 
     # -- the writer thread -------------------------------------------------------------------
     def _run(self) -> None:
@@ -124,8 +134,11 @@ class MetricWriter:
         if not entries:
             return
         points = list(self._points(entries))
+        self.stats.skipped += sum(len(values) for _, _, values in entries) - len(points)
+        self._in_flight = points
         for start in range(0, len(points), MAX_BATCH):
             self._write(points[start:start + MAX_BATCH])
+            self._in_flight = points[start + MAX_BATCH:]
         with self._done:
             self._written += len(entries)
             self._done.notify_all()
@@ -136,12 +149,11 @@ class MetricWriter:
                 log.debug("progress callback failed", exc_info=True)
 
     def _points(self, entries: Iterable[tuple[int, int, dict[str, float]]]) -> Iterable[Point]:
+        """The points of `entries`, without steps an earlier attempt already persisted."""
         for timestamp, step, values in entries:
             for key, value in values.items():
-                if step <= self._persisted_steps.get(key, -1):
-                    self.stats.skipped += 1
-                    continue
-                yield Point(key, value, timestamp, step)
+                if step > self._persisted_steps.get(key, -1):
+                    yield Point(key, value, timestamp, step)
 
     def _write(self, batch: list[Point]) -> None:
         delay = 0.05

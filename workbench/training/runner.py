@@ -138,9 +138,9 @@ def run_trial(spec: TrialSpec, data: Any = None) -> dict[str, Any]:
             try:
                 if writer is not None:
                     writer.close()  # every queued point reaches the store before the status
-            except Exception:
+            except Exception as exc:
                 status = "FAILED"  # metrics did not all land: never report such a run finished
-                raise
+                raise _kept_unwritten(writer, spec.run_id, exc) from exc
             finally:
                 if ctx.resumed_from is not None:
                     client.set_tag(spec.run_id, "workbench.resumed_from_checkpoint",
@@ -253,6 +253,20 @@ def export_model(run_id: str, tracking_uri: str, trial: dict[str, Any],
 def without_model(trial: dict[str, Any]) -> dict[str, Any]:
     """A trial's result minus the kept model: what the client fetches."""
     return {k: v for k, v in trial.items() if k != "model"}
+
+
+def _kept_unwritten(writer: Any, run_id: str, exc: Exception) -> Exception:
+    """The points the store never got, kept in a file on this host: the error says how many,
+    where, and how to write them once the store is back."""
+    from workbench.tracking import unwritten
+
+    points = writer.unwritten() if writer is not None else []
+    if not points:
+        return exc
+    where = unwritten.keep(points, run_id)
+    return RuntimeError(f"{exc}: the tracking store did not take {len(points)} metric points "
+                        f"of run {run_id}; they are kept in {where}: once the store is back, "
+                        f"run `workbench replay-metrics {where.partition(':')[2]}` there")
 
 
 def _record_error(client: Any, run_id: str, exc: BaseException) -> None:
