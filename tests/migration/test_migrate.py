@@ -143,6 +143,7 @@ def test_migrate_copies_a_pilot_completely_resumes_and_re_runs(
     assert again.returncode == 0, again.stdout + again.stderr
     copied = json.loads(again.stdout)["copied"]
     assert copied["runs"] == copied["metric_points"] == copied["model_versions"] == 0, copied
+    assert _migrate(wb_home, services_env, "--check").returncode == 0  # compare only: all match
 
     # the pending request, made on the embedded store, is approved on the server
     record = wb.approve(pilot["request"], approver="bo", reason="reviewed the gates")

@@ -53,10 +53,12 @@ def migrate(to: str, source: str | None = None, *, check_only: bool = False,
         Path(to.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     pair = Pair(source_client, MlflowClient(tracking_uri=to), source, to, say)
     pair.ids.runs, pair.complete = copying.known_runs(pair.target)
+    known_models = copying.known_models(pair.target)
+    pair.ids.models = {old: model.model_id for old, model in known_models.items()}
     refused: list[str] = []
     with _target_as_default(to), quiet_downloads():
         if not check_only:
-            refused = _copy(pair)
+            refused = _copy(pair, known_models)
         report = _verify(pair, resync=not check_only)
     report.update({"from": display_uri(source), "to": display_uri(to), "check_only": check_only,
                    "copied": dict(pair.copied), "refused": refused})
@@ -116,7 +118,7 @@ def _refuse_live_work(client: Any) -> None:
             return
 
 
-def _copy(pair: Pair) -> list[str]:
+def _copy(pair: Pair, known_models: dict[str, Any]) -> list[str]:
     """Everything the target lacks; the models refused (a different model of that name is
     there), one line each."""
     source_experiments = copying.experiments(pair.source)
@@ -125,11 +127,8 @@ def _copy(pair: Pair) -> list[str]:
     pair.say(f"experiments: {len(source_experiments)}")
     all_runs = copying.runs_of(pair.source, [e.experiment_id for e in source_experiments])
     copying.ensure_runs(pair, all_runs)
-    known = {m.tags[copying.FROM_TAG]: m for m in
-             copying.logged_models(pair.target, list(pair.experiments.values()))
-             if copying.FROM_TAG in m.tags}
     for model in copying.logged_models(pair.source, list(pair.experiments)):
-        copying.copy_logged_model(pair, model, known)
+        copying.copy_logged_model(pair, model, known_models)
     todo = [r for r in all_runs if r.info.run_id not in pair.complete]
     for done, run in enumerate(todo, start=1):
         copying.sync_run(pair, run)
@@ -171,9 +170,7 @@ def _verify(pair: Pair, resync: bool) -> dict[str, Any]:
             copying.sync_run(pair, run)  # changed at the source since, or cut short
             got = _target_run_view(pair, new, want)
         verify.compare(kinds["runs"], label, want, got)
-    targets = {m.tags.get(copying.FROM_TAG): m for m in
-               copying.logged_models(pair.target, [e.experiment_id for e in
-                                                   copying.experiments(pair.target)])}
+    targets = copying.known_models(pair.target)
     for model in copying.logged_models(pair.source,
                                        [e.experiment_id for e in source_experiments]):
         copy = targets.get(model.model_id)

@@ -146,6 +146,14 @@ def known_runs(client: MlflowClient) -> tuple[dict[str, str], set[str]]:
     return mapped, complete
 
 
+def known_models(client: MlflowClient) -> dict[str, Any]:
+    """The logged models earlier migrations into `client` copied, by their source id."""
+    from mlflow.entities import ViewType
+
+    ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    return {m.tags[FROM_TAG]: m for m in logged_models(client, ids) if FROM_TAG in m.tags}
+
+
 # --- writing -----------------------------------------------------------------------------------
 
 def ensure_experiment(pair: Pair, experiment: Any) -> str:
