@@ -1,35 +1,254 @@
-"""Each model at a glance, as the cockpit and Lab's sidebar show it: its champion, the requests
-waiting for a second approver, and its newest drift check against the retraining threshold."""
+"""Each model, pipeline and experiment at a glance, as the cockpit and Lab's sidebar show them:
+a model's champion, the requests waiting for a second approver and its newest drift check
+against the retraining threshold; a pipeline's last and next run; the experiments and the
+newest runs.
+
+These are read every few seconds, so each part costs a fixed number of store reads, not one
+or more per model or pipeline: every registered model (tags, so the history, and aliases, so
+the champion) in one registry search, the newest drift checks of every model in one run
+search, the last run of every pipeline in another. The parts take the client and the
+experiments already read, so one refresh opens the store once and lists its experiments once.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import datetime
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workbench.pipelines.spec import PipelineSpec
+
+# the newest drift checks (and pipeline runs) read in the one search; a registered model (or a
+# pipeline) not among them while the page came back full is looked up on its own
+DRIFT_PAGE = 200
+PIPELINE_PAGE = 200
+NEWEST = ["attributes.start_time DESC"]
 
 
-def model_overview() -> list[dict[str, Any]]:
+def read_client() -> Any:
+    from workbench.tracking.store import read_client as client
+
+    return client()
+
+
+def experiments(client: Any) -> list[dict[str, str]]:
+    """The active experiments as {experiment_id, name}, by name: one read."""
+    found = client.search_experiments()
+    return sorted(({"experiment_id": str(e.experiment_id), "name": str(e.name)} for e in found),
+                  key=lambda e: (e["name"].casefold(), e["experiment_id"]))
+
+
+def recent_runs(client: Any, experiment_ids: Sequence[str], limit: int = 20,
+                names: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """The newest `limit` runs of the experiments given, as `wb.search_runs` rows: one search
+    (the experiments' names come from `names`, already read)."""
+    from workbench.runs import run_row
+
+    if not experiment_ids:
+        return []
+    found = client.search_runs(list(experiment_ids), max_results=limit, order_by=NEWEST)
+    return [run_row(run, dict(names or {})) for run in found]
+
+
+def model_overview(root: str | Path | None = None, *, client: Any = None,
+                   experiment_list: Sequence[Mapping[str, str]] | None = None
+                   ) -> list[dict[str, Any]]:
     """Per model (registered or drift-checked), by name: `champion` (a version or None),
     `pending` (the open requests: request_id, kind, run_id, requester, reason, at) and `drift`
-    (None before a first check, else share, threshold, drifting, at, run_id)."""
-    import workbench as wb
+    (None before a first check, else share, threshold, drifting, at, run_id). The thresholds
+    come from the pipelines of `root` (default: the project's).
 
-    registered = set(wb.models())
+    A pilot drift-checked but never registered is listed while one of its checks is among the
+    newest DRIFT_PAGE checks of the store."""
+    from workbench.config import project_root
+    from workbench.monitoring.history import MONITORING_EXPERIMENT
+
+    client = client if client is not None else read_client()
+    registered = _registered(client)
+    monitoring = _experiment_id(client, experiment_list, MONITORING_EXPERIMENT)
+    checks = _newest_drift_checks(client, monitoring, registered)
+    policies = _specs_by_model(project_root(root))
     rows = []
-    for name in sorted(registered | set(wb.drift_models())):
-        history = wb.drift_history(name, newest=1)  # read every few seconds: one check only
-        last = history.iloc[-1] if len(history) else None
-        try:
-            threshold = wb.drift_policy(name).threshold
-        except wb.WorkbenchError:
-            threshold = 0.5
-        known = name in registered  # a pilot can be drift-checked before it is registered
-        pending = wb.pending(name) if known else []
+    for name in sorted(set(registered) | set(checks)):
+        spec = policies.get(name)
+        threshold = spec.drift.threshold if spec is not None and spec.drift else 0.5
+        champion, pending = registered.get(name, (None, []))
+        last = checks.get(name)
         rows.append({
-            "model": name, "champion": wb.champion(name) if known else None,
+            "model": name, "champion": champion,
             "pending": [{"request_id": f"{name}/{e['seq']}", "kind": e.get("kind", "promotion"),
                          "run_id": e.get("run_id"), "requester": e.get("requester"),
                          "reason": e.get("reason"), "at": e.get("at")} for e in pending],
             "drift": None if last is None else {
-                "share": float(last["share"]), "threshold": threshold,
-                "drifting": float(last["share"]) >= threshold,
-                "at": last["time"].isoformat(timespec="minutes"), "run_id": str(last["run_id"])}})
+                "share": last["share"], "threshold": threshold,
+                "drifting": last["share"] >= threshold, "at": last["at"],
+                "run_id": last["run_id"]}})
     return rows
+
+
+def pipeline_overview(root: str | Path | None = None, *, client: Any = None,
+                      experiment_list: Sequence[Mapping[str, str]] | None = None
+                      ) -> list[dict[str, Any]]:
+    """Per pipeline spec of `root`, by file name: name, path, model, schedule, next_run, and
+    the last run (last_run, last_status, last_run_id; None before a first), or `error` for a
+    spec that cannot be read. No spec: the store is not read."""
+    from workbench.config import project_root
+    from workbench.errors import ConfigError
+    from workbench.pipelines.schedule import next_run
+    from workbench.pipelines.spec import load_spec
+    from workbench.project import PIPELINES_DIR
+
+    paths = sorted((project_root(root) / PIPELINES_DIR).glob("*.yaml"))
+    if not paths:
+        return []
+    client = client if client is not None else read_client()
+    now = datetime.datetime.now(datetime.UTC)
+    rows: list[dict[str, Any]] = []
+    specs: dict[str, PipelineSpec] = {}
+    for path in paths:
+        row: dict[str, Any] = {"name": path.stem, "path": str(path)}
+        try:
+            spec = specs[path.stem] = load_spec(path)
+        except ConfigError as exc:
+            rows.append({**row, "error": str(exc)})
+            continue
+        upcoming = next_run(spec, now)
+        rows.append({**row, "model": spec.model, "schedule": spec.schedule,
+                     "next_run": upcoming.isoformat() if upcoming else None,
+                     "last_run": None, "last_status": None, "last_run_id": None})
+    last = _last_pipeline_runs(client, experiment_list, [s.name for s in specs.values()])
+    for row in rows:
+        read = specs.get(row["name"])
+        run = last.get(read.name) if read is not None else None
+        if run is not None:
+            row.update({"last_run": _iso(run.info.start_time, "seconds"),
+                        "last_status": run.info.status, "last_run_id": run.info.run_id})
+    return rows
+
+
+def _registered(client: Any) -> dict[str, tuple[str | None, list[dict[str, Any]]]]:
+    """name -> (champion version, open requests) of every registered model but workbench's
+    own, from one paged registry search: its tags hold the history, its aliases the champion.
+    Only the open requests' parts kept in artifacts are read back."""
+    from workbench.errors import ConfigError
+    from workbench.promotion import ledger, registry
+    from workbench.tracking import leases
+
+    found: dict[str, tuple[str | None, list[dict[str, Any]]]] = {}
+    token = None
+    while True:
+        page = client.search_registered_models(max_results=1000, page_token=token)
+        for model in page:
+            tags = dict(model.tags)
+            if leases.is_internal(tags):
+                continue
+            try:
+                stored = ledger.parse(tags, registry.HISTORY_TAG)
+            except ledger.Broken as exc:
+                raise ConfigError(f"the history of {model.name} is {exc}; see `workbench "
+                                  f"history {model.name} --verify`") from None
+            waiting = [registry.expand_entry(client, e)  # parts kept in artifacts, read back
+                       for e in registry.pending_requests(model.name, stored)]
+            champion = (model.aliases or {}).get(registry.CHAMPION)
+            found[model.name] = (None if champion is None else str(champion), waiting)
+        token = page.token
+        if not token:
+            return found
+
+
+def _experiment_id(client: Any, listed: Sequence[Mapping[str, str]] | None,
+                   name: str) -> str | None:
+    if listed is not None:
+        return next((e["experiment_id"] for e in listed if e["name"] == name), None)
+    found = client.get_experiment_by_name(name)
+    return None if found is None or found.lifecycle_stage != "active" else \
+        str(found.experiment_id)
+
+
+def _newest_drift_checks(client: Any, experiment_id: str | None,
+                         registered: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """model -> its newest finished drift check (share, at, run_id): the newest DRIFT_PAGE
+    checks in one search, then, only when that page was full, one search per registered model
+    it missed."""
+    from workbench.monitoring.history import KIND_TAG, MODEL_TAG
+    from workbench.tracking.store import filter_literal
+
+    if experiment_id is None:
+        return {}
+    finished = f"tags.`{KIND_TAG}` = 'drift' and attributes.status = 'FINISHED'"
+    page = client.search_runs([experiment_id], filter_string=finished, max_results=DRIFT_PAGE,
+                              order_by=NEWEST)
+    newest: dict[str, dict[str, Any]] = {}
+    for run in page:
+        _keep_check(newest, run)
+    if len(page) >= DRIFT_PAGE:
+        for name in sorted(set(registered) - set(newest)):
+            query = f"tags.`{MODEL_TAG}` = {filter_literal(name)} and {finished}"
+            for run in client.search_runs([experiment_id], filter_string=query, max_results=1,
+                                          order_by=NEWEST):
+                _keep_check(newest, run)
+    return newest
+
+
+def _keep_check(newest: dict[str, dict[str, Any]], run: Any) -> None:
+    from workbench.monitoring.history import MODEL_TAG
+
+    model = run.data.tags.get(MODEL_TAG)
+    share = run.data.metrics.get("drift.share")
+    if model and model not in newest and share is not None:
+        newest[model] = {"share": float(share), "at": _iso(run.info.start_time, "minutes"),
+                         "run_id": str(run.info.run_id)}
+
+
+def _specs_by_model(root: Path) -> dict[str, PipelineSpec]:
+    """model -> the pipeline spec producing it, read once for every model. Specs that cannot
+    be read, and models two pipelines claim, get the default policy (as `drift_policy`)."""
+    from workbench.errors import ConfigError
+    from workbench.pipelines.spec import load_spec
+    from workbench.project import PIPELINES_DIR
+
+    found: dict[str, list[PipelineSpec]] = {}
+    for path in sorted((root / PIPELINES_DIR).glob("*.yaml")):
+        try:
+            spec = load_spec(path)
+        except ConfigError:
+            continue
+        if spec.model:
+            found.setdefault(spec.model, []).append(spec)
+    return {model: specs[0] for model, specs in found.items() if len(specs) == 1}
+
+
+def _last_pipeline_runs(client: Any, listed: Sequence[Mapping[str, str]] | None,
+                        pipelines: Sequence[str]) -> dict[str, Any]:
+    """pipeline -> its newest run (each pipeline runs in experiment `pipeline-NAME`): one
+    search over those experiments, then, only when its page came back full, one per pipeline
+    it missed."""
+    ids = {}
+    for name in pipelines:
+        found = _experiment_id(client, listed, f"pipeline-{name}")
+        if found is not None:
+            ids[found] = name
+    if not ids:
+        return {}
+    kind = "tags.`workbench.kind` = 'pipeline'"
+    page = client.search_runs(list(ids), filter_string=kind, max_results=PIPELINE_PAGE,
+                              order_by=NEWEST)
+    last: dict[str, Any] = {}
+    for run in page:
+        last.setdefault(ids[str(run.info.experiment_id)], run)
+    if len(page) >= PIPELINE_PAGE:
+        for experiment_id, name in ids.items():
+            if name not in last:
+                for run in client.search_runs([experiment_id], filter_string=kind,
+                                              max_results=1, order_by=NEWEST):
+                    last[name] = run
+    return last
+
+
+def _iso(millis: int | None, timespec: str) -> str | None:
+    if not millis:
+        return None
+    return datetime.datetime.fromtimestamp(millis / 1000, datetime.UTC).isoformat(
+        timespec=timespec)

@@ -79,11 +79,11 @@ def search_runs(experiments: Sequence[str] | None = None, filter: str = "",
     if not 1 <= page_size <= 1000:
         raise ConfigError(f"page_size must be 1 to 1000, got {page_size}")
     client = read_client()
-    ids = _experiment_ids(client, experiments)
+    names = _experiments(client, experiments)
+    ids = list(names)
     if not ids:
         return RunsPage([], None, page_size)
     query = _with_status(filter.strip(), status)
-    names = _experiment_names(client, ids)
     newest_first = list(order) in ([], ["attributes.start_time DESC"])
     if isinstance(client, FastReadClient) and newest_first:
         # the embedded store read in SQL: a page of 50 runs x 100 metrics in ~20 ms, where
@@ -93,7 +93,7 @@ def search_runs(experiments: Sequence[str] | None = None, filter: str = "",
             fast = client.search_runs_page(ids, query, page_size, offset)
             if fast is not None:
                 runs, more = fast
-                return RunsPage([_row(run, names) for run in runs],
+                return RunsPage([run_row(run, names) for run in runs],
                                 f"{_FAST_TOKEN}{offset + page_size}" if more else None,
                                 page_size)
     if page_token is not None and page_token.startswith(_FAST_TOKEN):
@@ -107,7 +107,7 @@ def search_runs(experiments: Sequence[str] | None = None, filter: str = "",
     except Exception as exc:
         raise _search_error(exc, filter, order, page_token) from None
     token = found.token.decode() if isinstance(found.token, bytes) else found.token
-    return RunsPage([_row(run, names) for run in found], token or None, page_size)
+    return RunsPage([run_row(run, names) for run in found], token or None, page_size)
 
 
 _FAST_TOKEN = "workbench-offset:"  # never base64 (MLflow's tokens are)
@@ -134,7 +134,7 @@ def run_detail(run_id: str, *, max_artifacts: int = 500) -> dict[str, Any]:
         raise ConfigError(f"no run {run_id!r} in the tracking store; copy an id from "
                           "`workbench runs`") from None
     names = _experiment_names(client, [run.info.experiment_id])
-    return {**_row(run, names), "artifacts": _artifacts(client, run_id, max_artifacts)}
+    return {**run_row(run, names), "artifacts": _artifacts(client, run_id, max_artifacts)}
 
 
 def metric_histories(run_ids: Sequence[str], keys: Sequence[str], *,
@@ -203,15 +203,16 @@ def _search_error(exc: Exception, query: str, order: Sequence[str],
     return ConfigError(f"bad run filter {query!r} ({reason}); {FILTER_HELP}")
 
 
-def _experiment_ids(client: Any, names: Sequence[str] | None) -> list[str]:
+def _experiments(client: Any, names: Sequence[str] | None) -> dict[str, str]:
+    """{id: name} of the experiments named (None: every active one, in one read)."""
     if names is None:
-        return [str(e.experiment_id) for e in client.search_experiments()]
-    ids = []
+        return {str(e.experiment_id): str(e.name) for e in client.search_experiments()}
+    ids = {}
     for name in names:
         found = client.get_experiment_by_name(name)
         if found is None:
             raise ConfigError(f"no experiment named {name!r}; pick one of experiments()")
-        ids.append(str(found.experiment_id))
+        ids[str(found.experiment_id)] = str(found.name)
     return ids
 
 
@@ -219,7 +220,7 @@ def _experiment_names(client: Any, ids: Sequence[str]) -> dict[str, str]:
     return {i: client.get_experiment(i).name for i in dict.fromkeys(ids)}
 
 
-def _row(run: Any, experiment_names: dict[str, str]) -> dict[str, Any]:
+def run_row(run: Any, experiment_names: dict[str, str]) -> dict[str, Any]:
     info = run.info
     return {"run_id": info.run_id, "name": info.run_name or "",
             "experiment": experiment_names.get(str(info.experiment_id), ""),

@@ -50,9 +50,19 @@ export interface Pipeline {
   schedule: string | null;
 }
 
+export interface Experiment {
+  experiment_id: string;
+  name: string;
+}
+
 export interface Overview {
   store: { ok: boolean; uri: string; error: string | null };
   cluster: { ok: boolean; state: string; scheduler: string | null; workers: number; error: string | null };
+  /** The active experiments, by name. */
+  experiments: Experiment[];
+  /** The experiment whose runs `runs` holds; null: every experiment's. */
+  experiment: string | null;
+  /** The newest runs (of `experiment`), newest first. */
   runs: Run[];
   models: Model[];
   pipelines: Pipeline[];
@@ -183,6 +193,61 @@ export function runRows(runs: ReadonlyArray<Run>): RunRow[] {
       title: `${run.experiment ?? ''} · started ${formatTime(run.start_time)}`
     };
   });
+}
+
+/** The overview request: of one experiment's runs (its id), or of all (null). */
+export function overviewEndpoint(experiment: string | null | undefined): string {
+  return experiment ? `overview?experiment=${encodeURIComponent(experiment)}` : 'overview';
+}
+
+export interface ExperimentOption {
+  /** The experiment id, '' for every experiment. */
+  value: string;
+  label: string;
+  selected: boolean;
+}
+
+/** The experiment filter's choices: every experiment first, then each by name. */
+export function experimentOptions(
+  experiments: ReadonlyArray<Experiment> | null | undefined,
+  selected: string | null
+): ExperimentOption[] {
+  const listed = experiments ?? [];
+  const known = listed.some(e => e.experiment_id === selected);
+  return [
+    { value: '', label: `All experiments (${listed.length})`, selected: !known },
+    ...listed.map(e => ({
+      value: e.experiment_id,
+      label: e.name || `experiment ${e.experiment_id}`,
+      selected: known && e.experiment_id === selected
+    }))
+  ];
+}
+
+export interface RunGroup {
+  experiment: string;
+  /** e.g. "2 recent runs · last started 2024-05-01 10:00". */
+  detail: string;
+  runs: RunRow[];
+}
+
+/**
+ * The runs listed under their experiment: groups in the order of their newest run, runs
+ * newest first within each (the order the server sent).
+ */
+export function runGroups(runs: ReadonlyArray<Run>): RunGroup[] {
+  const groups = new Map<string, Run[]>();
+  for (const run of runs) {
+    const name = run.experiment ?? '';
+    groups.set(name, [...(groups.get(name) ?? []), run]);
+  }
+  return [...groups].map(([experiment, members]) => ({
+    experiment,
+    detail: `${members.length} recent run${members.length === 1 ? '' : 's'} · last started ${formatTime(
+      members[0].start_time
+    )}`,
+    runs: runRows(members)
+  }));
 }
 
 export interface PendingRow {

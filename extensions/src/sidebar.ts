@@ -1,8 +1,9 @@
 /**
- * The Workbench sidebar: runs (live status and progress of jobs and sweeps), production
- * models (champion, pending requests, drift) and pipelines (last and next run), from one
- * GET overview per refresh, one request in flight at a time. When the store, the cluster
- * or the server is away a banner says so and the last good lists stay.
+ * The Workbench sidebar: experiments and their newest runs (live status and progress of jobs
+ * and sweeps, filtered to one experiment on request), production models (champion, pending
+ * requests, drift) and pipelines (last and next run), from one GET overview per refresh, one
+ * request in flight at a time. When the store, the cluster or the server is away a banner
+ * says so and the last good lists stay.
  */
 import { Widget } from '@lumino/widgets';
 
@@ -10,10 +11,14 @@ import { requestAPI } from './api';
 import { button, h } from './dom';
 import {
   bannerText,
+  experimentOptions,
   modelRows,
   Overview,
+  overviewEndpoint,
   pipelineRows,
-  runRows
+  RunGroup,
+  runGroups,
+  RunRow
 } from './overviewModel';
 import { Poller } from './poller';
 
@@ -37,6 +42,8 @@ export class WorkbenchSidebar extends Widget {
     this._banner = h('div', { class: 'wb-banner', role: 'alert', hidden: true });
     this._status = h('div', { class: 'wb-updated', 'aria-live': 'polite' }, 'Loading…');
     this._runs = h('ul', { class: 'wb-list wb-runs', 'aria-label': 'Runs' });
+    this._experiments = h('select', { class: 'wb-experiment-filter', 'aria-label': 'Show the runs of' });
+    this._experiments.addEventListener('change', () => void this.choose(this._experiments.value || null));
     this._models = h('ul', { class: 'wb-list wb-models', 'aria-label': 'Models' });
     this._pipelines = h('ul', { class: 'wb-list wb-pipelines', 'aria-label': 'Pipelines' });
     const dashboards = h(
@@ -51,6 +58,8 @@ export class WorkbenchSidebar extends Widget {
         button('Refresh', () => void this.refresh(), { 'aria-label': 'Refresh the Workbench sidebar' })),
       this._banner,
       this._status,
+      h('h2', {}, 'Experiments'),
+      h('label', { class: 'wb-field wb-inline wb-experiments' }, 'Show runs of ', this._experiments),
       h('h2', {}, 'Runs'),
       this._runs,
       h('h2', {}, 'Models'),
@@ -61,7 +70,13 @@ export class WorkbenchSidebar extends Widget {
       dashboards
     );
     this.poller = new Poller<Overview>({
-      fetch: () => requestAPI<Overview>('overview'),
+      fetch: () => {
+        const asked = this._experiment;
+        return requestAPI<Overview>(overviewEndpoint(asked)).then(data => {
+          this._answered = asked;
+          return data;
+        });
+      },
       intervalMs,
       onData: data => this.render(data),
       onError: error => this.showBanner(error as Error)
@@ -72,6 +87,16 @@ export class WorkbenchSidebar extends Widget {
 
   refresh(): Promise<void> {
     return this.poller.refresh();
+  }
+
+  /** Show the runs of one experiment (its id) or of all (null): a refresh now, after the
+   * one in flight if any (still one request at a time). */
+  async choose(experiment: string | null): Promise<void> {
+    this._experiment = experiment;
+    await this.refresh();
+    if (this._answered !== this._experiment) {
+      await this.refresh(); // the one joined was asked before the choice
+    }
   }
 
   protected onAfterAttach(): void {
@@ -96,34 +121,80 @@ export class WorkbenchSidebar extends Widget {
     if (!data.store?.ok) {
       return; // keep the last lists: the banner says why they are not fresh
     }
-    this._runs.replaceChildren(...this.runItems(data));
+    // an answer asked before the experiment was chosen: its runs are not the ones wanted
+    // (choose() asks again at once); one for the choice says if the experiment went away
+    const current = this._answered === this._experiment;
+    if (current) {
+      this._experiment = this._answered = data.experiment ?? null;
+    }
+    this.renderExperiments(data);
+    if (current) {
+      this._runs.replaceChildren(...this.runItems(data));
+    }
     this._models.replaceChildren(...this.modelItems(data));
     this._pipelines.replaceChildren(...this.pipelineItems(data));
   }
 
-  private runItems(data: Overview): HTMLElement[] {
-    const rows = runRows(data.runs ?? []);
-    if (!rows.length) {
-      return [h('li', { class: 'wb-empty' }, 'No runs yet: train, sweep, or Run as job from a notebook.')];
+  /** The filter's options, rebuilt only when the experiments changed (a rebuild would close
+   * the list under the pointer of someone choosing). */
+  private renderExperiments(data: Overview): void {
+    const options = experimentOptions(data.experiments, this._experiment);
+    const key = JSON.stringify(options.map(o => [o.value, o.label]));
+    if (key !== this._experimentsKey) {
+      this._experimentsKey = key;
+      this._experiments.replaceChildren(...options.map(o => h('option', { value: o.value }, o.label)));
     }
-    return rows.map(row =>
+    this._experiments.value = options.find(o => o.selected)?.value ?? '';
+  }
+
+  private runItems(data: Overview): HTMLElement[] {
+    const groups = runGroups(data.runs ?? []);
+    if (!groups.length) {
+      return [
+        h(
+          'li',
+          { class: 'wb-empty' },
+          this._experiment
+            ? 'No runs in this experiment yet.'
+            : 'No runs yet: train, sweep, or Run as job from a notebook.'
+        )
+      ];
+    }
+    return groups.map(group => this.groupItem(group));
+  }
+
+  private groupItem(group: RunGroup): HTMLElement {
+    const name = group.experiment || '(no experiment)';
+    return h(
+      'li',
+      { class: 'wb-experiment-group', 'data-experiment': group.experiment },
       h(
-        'li',
-        { class: 'wb-run', 'data-run-id': row.runId, title: row.title },
-        button(row.name, () => this.actions.openRun(row.runId, row.name), {
-          class: 'wb-link wb-run-name',
-          'aria-label': `Show run ${row.name}`
-        }),
-        h('span', { class: `wb-status wb-status-${row.statusClass}` }, row.status),
-        row.progress ? h('span', { class: 'wb-progress' }, row.progress) : null,
-        row.metrics.length ? h('span', { class: 'wb-metrics' }, row.metrics.join(' ')) : null,
-        row.showOpenNotebook
-          ? button('Open notebook', () => this.actions.openExecuted(row.runId), {
-              class: 'wb-button wb-open-executed',
-              'aria-label': row.openNotebookLabel
-            })
-          : null
-      )
+        'div',
+        { class: 'wb-experiment-header' },
+        h('span', { class: 'wb-experiment-name' }, name),
+        h('span', { class: 'wb-hint' }, group.detail)
+      ),
+      h('ul', { class: 'wb-list wb-group-runs', 'aria-label': `Runs of ${name}` }, ...group.runs.map(row => this.runItem(row)))
+    );
+  }
+
+  private runItem(row: RunRow): HTMLElement {
+    return h(
+      'li',
+      { class: 'wb-run', 'data-run-id': row.runId, title: row.title },
+      button(row.name, () => this.actions.openRun(row.runId, row.name), {
+        class: 'wb-link wb-run-name',
+        'aria-label': `Show run ${row.name}`
+      }),
+      h('span', { class: `wb-status wb-status-${row.statusClass}` }, row.status),
+      row.progress ? h('span', { class: 'wb-progress' }, row.progress) : null,
+      row.metrics.length ? h('span', { class: 'wb-metrics' }, row.metrics.join(' ')) : null,
+      row.showOpenNotebook
+        ? button('Open notebook', () => this.actions.openExecuted(row.runId), {
+            class: 'wb-button wb-open-executed',
+            'aria-label': row.openNotebookLabel
+          })
+        : null
     );
   }
 
@@ -189,6 +260,11 @@ export class WorkbenchSidebar extends Widget {
   private _banner: HTMLDivElement;
   private _status: HTMLDivElement;
   private _runs: HTMLUListElement;
+  private _experiments: HTMLSelectElement;
+  private _experimentsKey = '';
+  /** The experiment chosen (its id; null: all) and the one the last answer was asked for. */
+  private _experiment: string | null = null;
+  private _answered: string | null = null;
   private _models: HTMLUListElement;
   private _pipelines: HTMLUListElement;
 }

@@ -162,7 +162,11 @@ class Overview(WorkbenchHandler):
     @authorized
     @refusals
     async def get(self) -> None:
-        self.reply(await self.call(views.overview, self.root))
+        # the sidebar's experiment filter: an id of the experiments it was sent
+        experiment = self.get_argument("experiment", "") or None
+        if experiment is not None and len(experiment) > 256:
+            raise ConfigError("experiment must be an experiment id from the overview's list")
+        self.reply(await self.call(views.overview, self.root, experiment))
 
 
 class WhoAmI(WorkbenchHandler):

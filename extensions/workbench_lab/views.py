@@ -17,38 +17,52 @@ SWEEP_TRIALS = "sweep.n_trials"  # the param of a sweep's parent run (wb.sweep) 
 ENDED = ("FINISHED", "FAILED", "KILLED")
 
 
-def overview(root: Path) -> dict[str, Any]:
+def overview(root: Path, experiment: str | None = None) -> dict[str, Any]:
     """Everything the sidebar shows, in one answer (one request per refresh): the store's and
-    the cluster's reachability, the newest runs, each model, each pipeline. A part that fails
-    says why in `errors` and the others still come."""
-    import workbench as wb
-    from workbench.overview import model_overview
+    the cluster's reachability, the experiments, the newest runs (of `experiment`, an id; of
+    all for None or an id no longer listed), each model, each pipeline. A part that fails
+    says why in `errors` and the others still come.
 
-    out: dict[str, Any] = {"store": store_state(), "cluster": cluster_state(),
-                           "runs": [], "models": [], "pipelines": [], "errors": {}}
-    if not out["store"]["ok"]:
-        return out  # every other part reads the store: one line says it, not four
-    for part, read in (("runs", lambda: run_rows(wb.search_runs(page_size=RECENT_RUNS).rows)),
-                       ("models", model_overview),
-                       ("pipelines", lambda: [pipeline_row(p) for p in
-                                              wb.pipeline.status(root=root, slots=1)])):
+    The store is opened once and its experiments listed once; that first read also tells
+    whether the store answers (no separate probe). Each other part costs a fixed number of
+    reads, however many models and pipelines there are (workbench.overview)."""
+    from workbench.config import settings
+    from workbench.overview import (
+        experiments,
+        model_overview,
+        pipeline_overview,
+        read_client,
+        recent_runs,
+    )
+    from workbench.tracking.store import display_uri
+
+    uri = display_uri(settings().tracking_uri)
+    out: dict[str, Any] = {"store": {"ok": True, "uri": uri, "error": None},
+                           "cluster": cluster_state(), "experiments": [],
+                           "experiment": None, "runs": [], "models": [], "pipelines": [],
+                           "errors": {}}
+    try:
+        client = read_client()
+        listed = experiments(client)
+    except Exception as exc:  # every other part reads the store: one line says it, not four
+        out["store"] = {"ok": False, "uri": uri, "error": _line(exc)}
+        return out
+    out["experiments"] = listed
+    names = {e["experiment_id"]: e["name"] for e in listed}
+    # an experiment deleted (or never there) meanwhile: every experiment's runs, and
+    # `experiment` None tells the sidebar its choice is gone
+    experiment = out["experiment"] = experiment if experiment in names else None
+    for part, read in (
+            ("runs", lambda: run_rows(recent_runs(client, [experiment] if experiment
+                                                  else list(names), RECENT_RUNS, names))),
+            ("models", lambda: model_overview(root, client=client, experiment_list=listed)),
+            ("pipelines", lambda: [pipeline_row(p) for p in pipeline_overview(
+                root, client=client, experiment_list=listed)])):
         try:
             out[part] = read()
         except Exception as exc:  # say which part, show the rest
             out["errors"][part] = _line(exc)
     return out
-
-
-def store_state() -> dict[str, Any]:
-    from workbench.config import settings
-    from workbench.tracking.store import check_reachable, display_uri
-
-    uri = settings().tracking_uri
-    try:
-        check_reachable(uri, timeout=2.0)
-    except Exception as exc:
-        return {"ok": False, "uri": display_uri(uri), "error": _line(exc)}
-    return {"ok": True, "uri": display_uri(uri), "error": None}
 
 
 def cluster_state() -> dict[str, Any]:
@@ -121,13 +135,9 @@ def trials_done(parent: dict[str, Any]) -> int:
 
 
 def pipeline_row(status: dict[str, Any]) -> dict[str, Any]:
-    model = None
-    if "error" not in status:
-        from workbench.pipelines.spec import load_spec
-
-        model = load_spec(Path(status["path"])).model
-    return {"name": status["name"], "model": model, "schedule": status.get("schedule"),
-            "next": status.get("next_run"), "error": status.get("error"),
+    return {"name": status["name"], "model": status.get("model"),
+            "schedule": status.get("schedule"), "next": status.get("next_run"),
+            "error": status.get("error"),
             "last": None if not status.get("last_run") else {
                 "status": status["last_status"], "at": status["last_run"],
                 "run_id": status["last_run_id"]}}

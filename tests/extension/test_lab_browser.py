@@ -1,10 +1,12 @@
 """The Workbench in JupyterLab as a person meets it: a real `jupyter lab` process with
 workbench-lab installed, headless Chromium, a real store and LocalCluster, two users.
 
-alice opens her pilot notebook, finds the sidebar, runs the notebook as a job with a changed
-parameter (a typo first), opens the executed copy, reads the drift report, opens a dashboard and
-asks to promote her run with four eyes; bob approves it. Names and reasons hold markup that must
-stay text, and the sidebar sends one overview request per refresh, never two at once.
+alice opens her pilot notebook, finds the sidebar, narrows its runs to one experiment, opens a
+run's details with its metric chart, runs the notebook as a job with a changed parameter (a typo
+first), opens the executed copy, reads the drift report, opens a dashboard and asks to promote
+her run with four eyes; bob approves it and reads the new champion's dossier. Names and reasons
+hold markup that must stay text, and the sidebar sends one overview request per refresh, never
+two at once.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tests.promotion.runs import model_run
 
 REPO = Path(__file__).resolve().parents[2]
 MARKUP_RUN = "<img src=x onerror=window.__xss=1>"
+MARKUP_EXPERIMENT = "<img src=x onerror=window.__xss=3> trials"
 MARKUP_REASON = "<script>window.__xss=2</script> beats the baseline"
 REFRESH_S = 2
 
@@ -88,12 +91,13 @@ def lab(tmp_path: Path, wb_home: Path, dask_client: Any) -> Iterator[tuple[int, 
 
 
 def seed(root: Path) -> str:
-    """The pilot notebook, a run of it (a model, a name with markup) and a drift check."""
+    """The pilot notebook, a run of it (a model, a loss curve, a name with markup), a drift
+    check, and a run in an experiment whose name holds markup."""
     import numpy as np
     import pandas as pd
 
     import workbench as wb
-    from workbench.tracking.store import tracking_client
+    from workbench.tracking.store import ensure_experiment, tracking_client
 
     notebook(root / "pilot.ipynb", "rows = 10\nscale = 2.0",
              body="print('result', rows * scale)")
@@ -101,6 +105,10 @@ def seed(root: Path) -> str:
     client = tracking_client()
     client.set_tag(run_id, "mlflow.runName", MARKUP_RUN)
     client.set_tag(run_id, "workbench.notebook", str(root / "pilot.ipynb"))
+    for step, loss in enumerate((0.9, 0.6, 0.45, 0.4, 0.38)):
+        client.log_metric(run_id, "loss", loss, step=step)
+    other = client.create_run(ensure_experiment(client, MARKUP_EXPERIMENT), run_name="trial-1")
+    client.set_terminated(other.info.run_id)
     client.create_registered_model("pilot")  # in production already, no champion yet
     rng = np.random.default_rng(0)
     wb.drift(pd.DataFrame({"x": rng.normal(0, 1, 300), "y": rng.normal(0, 1, 300)}),
@@ -183,6 +191,31 @@ def test_the_workbench_journey_in_jupyterlab(lab: tuple[int, Path], tmp_path: Pa
         assert 3 <= len(window) <= 6, window
         assert overview.most == 1
 
+        # the runs of one experiment (its name holds markup: text in the filter and the list)
+        choice = sidebar.locator("select.wb-experiment-filter")
+        choice.select_option(label=MARKUP_EXPERIMENT)
+        sidebar.locator(f".wb-experiment-group[data-experiment='{MARKUP_EXPERIMENT}']"
+                        ).get_by_role("button", name="Show run trial-1").wait_for()
+        page.wait_for_function("document.querySelectorAll('#workbench-sidebar .wb-run')"
+                               ".length === 1")
+        assert sidebar.locator(".wb-experiment-name").all_inner_texts() == [MARKUP_EXPERIMENT]
+        assert sidebar.locator("img").count() == 0
+        page.screenshot(path=str(shots / "1b-one-experiment.png"))
+        choice.select_option(value="")
+        sidebar.get_by_role("button", name=f"Show run {MARKUP_RUN}").wait_for()
+        assert overview.most == 1
+
+        # a run's details in a Lab tab: its loss curve drawn from the 5 steps logged
+        sidebar.get_by_role("button", name=f"Show run {MARKUP_RUN}").click()
+        details = page.locator(".wb-viewer", has=page.locator(".wb-run-meta")).last
+        curve = details.get_by_role("img", name="loss over 5 steps")
+        curve.wait_for()
+        assert curve.locator("path").get_attribute("d").startswith("M")
+        assert "loss: 0.38" in details.locator(".wb-charts").inner_text()
+        assert details.get_by_role("heading", name=f"Run {MARKUP_RUN}").is_visible()
+        page.screenshot(path=str(shots / "1c-run-details.png"))
+        page.locator(".lm-TabBar-tab", has_text="pilot.ipynb").first.click()
+
         # Run as job: a typo is named beside its field, then the job runs with rows=7
         page.get_by_role("tabpanel", name="pilot.ipynb").get_by_text("Run as job").click()
         form = page.locator(".jp-Dialog .wb-params-form")
@@ -258,5 +291,19 @@ def test_the_workbench_journey_in_jupyterlab(lab: tuple[int, Path], tmp_path: Pa
         dialog_button(page, "Approve").click()
         sidebar.locator(".wb-model[data-model=pilot]").get_by_text("champion v1").wait_for()
         page.screenshot(path=str(shots / "6-bob-approved.png"))
+
+        # the new champion's dossier in a Lab tab: the version and its approval record
+        sidebar.get_by_role("button", name="Show the dossier of pilot v1").click()
+        report = page.locator("iframe.wb-report[title='Dossier of pilot v1']")
+        report.wait_for()
+        assert report.get_attribute("sandbox") == ""  # a dossier runs no script
+        dossier = frame_with_text(page, "Current champion.", timeout_s=60)
+        assert dossier.locator("h1").inner_text() == "pilot v1"
+        approval = dossier.locator("xpath=//h2[normalize-space()='Approval']"
+                                   "/following-sibling::table[1]").inner_text()
+        assert "bob" in approval and "checked the gates" in approval, approval
+        assert "promoted\tbob\tchecked the gates" in dossier.locator("body").inner_text()
+        assert dossier.locator("script, img").count() == 0
+        page.screenshot(path=str(shots / "7-dossier.png"))
     history = call(port, "models/pilot/history")
     assert history["entries"][-1]["approver"] == "bob" and history["champion"] == "1"

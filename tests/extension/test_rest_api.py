@@ -308,6 +308,33 @@ async def test_a_drift_check_and_its_report(jp_fetch: Any, wb_home: Path) -> Non
     assert "drift check" in await refused(jp_fetch, "drift", model_run(), code=404)
 
 
+async def test_the_overview_lists_experiments_and_narrows_the_runs_to_one(
+        jp_fetch: Any, wb_home: Path) -> None:
+    from workbench.tracking.store import ensure_experiment, tracking_client
+
+    client = tracking_client()
+    markup = "<img src=x onerror=window.__xss=1>"
+    ids = {}
+    for name, runs in ((markup, 2), ("b-exp", 1)):
+        ids[name] = ensure_experiment(client, name)
+        for _ in range(runs):
+            client.set_terminated(client.create_run(ids[name]).info.run_id)
+    every = await api(jp_fetch, "overview")
+    assert every["experiment"] is None
+    listed = [(e["name"], e["experiment_id"]) for e in every["experiments"]]
+    assert (markup, ids[markup]) in listed and ("b-exp", ids["b-exp"]) in listed
+    assert [n for n, _ in listed] == sorted((n for n, _ in listed), key=str.casefold)
+    assert sorted(r["experiment"] for r in every["runs"]) == [markup, markup, "b-exp"]
+    one = await api(jp_fetch, "overview", params={"experiment": ids[markup]})
+    assert one["experiment"] == ids[markup] and one["experiments"] == every["experiments"]
+    assert [r["experiment"] for r in one["runs"]] == [markup, markup]
+    # an experiment gone meanwhile: every experiment's runs, and the sidebar is told
+    gone = await api(jp_fetch, "overview", params={"experiment": "424242"})
+    assert gone["experiment"] is None and len(gone["runs"]) == 3 and gone["errors"] == {}
+    assert "experiment id" in await refused(jp_fetch, "overview", code=400,
+                                            params={"experiment": "9" * 300})
+
+
 async def test_the_overview_says_when_the_store_or_cluster_is_away(
         jp_fetch: Any, wb_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fine = await api(jp_fetch, "overview")

@@ -188,7 +188,7 @@ def read_history(client: MlflowClient, model: str,
     except ledger.Broken as exc:
         raise ConfigError(f"the history of {model} is {exc}; see `workbench history {model} "
                           "--verify`") from None
-    return [_expand(client, e) for e in stored]
+    return [expand_entry(client, e) for e in stored]
 
 
 def read_ledger(client: MlflowClient, model: str) -> Ledger:
@@ -196,7 +196,7 @@ def read_ledger(client: MlflowClient, model: str) -> Ledger:
 
     tags = model_tags(client, model)
     try:
-        entries, broken = [_expand(client, e) for e in ledger.parse(tags, HISTORY_TAG)], None
+        entries, broken = [expand_entry(client, e) for e in ledger.parse(tags, HISTORY_TAG)], None
     except ledger.Broken as exc:
         entries, broken = [], str(exc)
     anchors = []
@@ -326,7 +326,8 @@ def _anchor(raw: str | None, where: str) -> ledger.Anchor | None:
         return ledger.Anchor(where, 0, "unreadable")
 
 
-def _expand(client: MlflowClient, stored: dict[str, Any]) -> dict[str, Any]:
+def expand_entry(client: MlflowClient, stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored entry with its parts kept in artifacts read back."""
     blobs = stored.get("blobs") or {}
     return ledger.expand(stored, {name: _load_blob(client, str(ref.get("uri", "")))
                                   for name, ref in blobs.items()})

@@ -1,14 +1,18 @@
 import {
   bannerText,
+  experimentOptions,
   formatNumber,
+  formatTime,
   gateText,
   modelNameFor,
   modelRows,
   notebookRunsFilter,
   Overview,
+  overviewEndpoint,
   pipelineRows,
   progressText,
   Run,
+  runGroups,
   runRows
 } from '../overviewModel';
 
@@ -30,6 +34,8 @@ const run = (over: Partial<Run>): Run => ({
 const healthy: Overview = {
   store: { ok: true, uri: 'sqlite:///x', error: null },
   cluster: { ok: true, state: 'running', scheduler: null, workers: 2, error: null },
+  experiments: [],
+  experiment: null,
   runs: [],
   models: [],
   pipelines: [],
@@ -81,6 +87,53 @@ describe('runRows', () => {
     ]);
     expect(rows.map(r => r.showOpenNotebook)).toEqual([true, false, false]);
     expect(rows[0].name).toBe('abcdef01');
+  });
+});
+
+describe('experiments', () => {
+  const markup = '<img src=x onerror=alert(1)>';
+  const experiments = [
+    { experiment_id: '3', name: markup },
+    { experiment_id: '0', name: 'Default' },
+    { experiment_id: '7', name: '' }
+  ];
+
+  it('asks for one experiment by its id, escaped, or for all', () => {
+    expect(overviewEndpoint(null)).toBe('overview');
+    expect(overviewEndpoint('')).toBe('overview');
+    expect(overviewEndpoint('12')).toBe('overview?experiment=12');
+    expect(overviewEndpoint('a&b=c d')).toBe('overview?experiment=a%26b%3Dc%20d');
+  });
+
+  it('offers every experiment, then each by its name, the chosen one selected', () => {
+    const options = experimentOptions(experiments, '0');
+    expect(options.map(o => [o.value, o.label, o.selected])).toEqual([
+      ['', 'All experiments (3)', false],
+      ['3', markup, false],
+      ['0', 'Default', true],
+      ['7', 'experiment 7', false]
+    ]);
+  });
+
+  it('selects every experiment when the chosen one is gone or none was chosen', () => {
+    expect(experimentOptions(experiments, '99').filter(o => o.selected).map(o => o.value)).toEqual(['']);
+    expect(experimentOptions(undefined, null)).toEqual([{ value: '', label: 'All experiments (0)', selected: true }]);
+  });
+
+  it('groups the runs under their experiment, in the order of its newest run', () => {
+    const groups = runGroups([
+      run({ run_id: 'a'.repeat(16), experiment: markup, start_time: '2024-05-01T10:00:00Z', status: 'RUNNING' }),
+      run({ run_id: 'b'.repeat(16), experiment: 'Default', start_time: '2024-04-30T09:00:00Z' }),
+      run({ run_id: 'c'.repeat(16), experiment: markup, start_time: '2024-04-29T08:00:00Z' })
+    ]);
+    expect(groups.map(g => [g.experiment, g.runs.map(r => r.runId.slice(0, 1))])).toEqual([
+      [markup, ['a', 'c']],
+      ['Default', ['b']]
+    ]);
+    expect(groups[0].detail).toBe(`2 recent runs · last started ${formatTime('2024-05-01T10:00:00Z')}`);
+    expect(groups[1].detail).toBe(`1 recent run · last started ${formatTime('2024-04-30T09:00:00Z')}`);
+    expect(groups[0].runs[0].statusClass).toBe('running');
+    expect(runGroups([])).toEqual([]);
   });
 });
 
