@@ -35,7 +35,7 @@ demo: setup
 test: setup lint
 	$(PY) -m compileall -q workbench apps tests  # our own code too, for the same reason
 	cd $(EXT) && npm test --silent  # the frontend's pure modules (jest)
-	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=15  # the slowest, for CI time
 
 lint: setup
 	$(VENV)/bin/ruff check .
