@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -130,9 +131,13 @@ def _copy(pair: Pair, known_models: dict[str, Any]) -> list[str]:
     for model in copying.logged_models(pair.source, list(pair.experiments)):
         copying.copy_logged_model(pair, model, known_models)
     todo = [r for r in all_runs if r.info.run_id not in pair.complete]
-    for done, run in enumerate(todo, start=1):
-        copying.sync_run(pair, run)
-        pair.say(f"run {done}/{len(todo)}: {run.info.run_name or run.info.run_id}")
+    with ThreadPoolExecutor(pair.jobs) as pool:
+        def sync(run: Any) -> Any:
+            copying.sync_run(pair, run)
+            return run
+
+        for done, run in enumerate(pool.map(sync, todo), start=1):
+            pair.say(f"run {done}/{len(todo)}: {run.info.run_name or run.info.run_id}")
     refused = []
     for model in registry_copy.registered_models(pair.source):
         try:
@@ -157,11 +162,8 @@ def _verify(pair: Pair, resync: bool) -> dict[str, Any]:
                        {"tags": dict(experiment.tags)},
                        {"tags": {k: v for k, v in found.tags.items() if k in experiment.tags}}
                        if found is not None else None)
-    points = 0
-    for run in copying.runs_of(pair.source, [e.experiment_id for e in source_experiments]):
-        label = f"run {run.info.run_id} ({run.info.run_name})"
+    def both_views(run: Any) -> tuple[Any, dict[str, Any], dict[str, Any] | None]:
         want = verify.run_view(pair, run, "source")
-        points += sum(len(p) for p in want["metrics"].values())
         new = pair.ids.runs.get(run.info.run_id) or \
             next((c.info.run_id for c in copies_of(pair.target, run.info.run_id)), None)
         got = _target_run_view(pair, new, want)
@@ -169,7 +171,15 @@ def _verify(pair: Pair, resync: bool) -> dict[str, Any]:
             pair.ids.runs[run.info.run_id] = new
             copying.sync_run(pair, run)  # changed at the source since, or cut short
             got = _target_run_view(pair, new, want)
-        verify.compare(kinds["runs"], label, want, got)
+        return run, want, got
+
+    points = 0
+    source_runs = copying.runs_of(pair.source, [e.experiment_id for e in source_experiments])
+    with ThreadPoolExecutor(pair.jobs) as pool:
+        for run, want, got in pool.map(both_views, source_runs):
+            points += sum(len(p) for p in want["metrics"].values())
+            verify.compare(kinds["runs"], f"run {run.info.run_id} ({run.info.run_name})",
+                           want, got)
     targets = copying.known_models(pair.target)
     for model in copying.logged_models(pair.source,
                                        [e.experiment_id for e in source_experiments]):

@@ -72,7 +72,7 @@ def sync_model(pair: Pair, model: Any) -> None:
         _refuse_divergence(pair, model, existing, source_versions, target_versions)
     else:
         writes.create_registered_model(name, description=model.description or None)
-        pair.copied["registered_models"] += 1
+        pair.count("registered_models", 1)
     for number, version in source_versions.items():
         if number not in target_versions:
             _create_version(pair, name, number, version)
@@ -128,7 +128,7 @@ def _create_version(pair: Pair, name: str, number: int, version: Any) -> None:
             tags={k: tag_value(pair, k, v) for k, v in version.tags.items()})
         made = int(created.version)
         if made == number:
-            pair.copied["model_versions"] += 1
+            pair.count("model_versions", 1)
             return
         writes.delete_model_version(name, str(made))
         if made > number:

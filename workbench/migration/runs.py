@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 MARKS = (FROM_TAG, COMPLETE_TAG)  # on the copies only: not part of what is compared
 BATCH_METRICS, BATCH_PARAMS, BATCH_TAGS = 1000, 100, 100  # MLflow's log_batch limits
+JOBS = 4  # runs copied at once into a tracking server
 
 
 @dataclass
@@ -41,6 +43,18 @@ class Pair:
     copied: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
         ("experiments", "runs", "logged_models", "params", "tags", "metric_points",
          "artifacts", "registered_models", "model_versions"), 0))
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, kind: str, n: int) -> None:
+        """Runs are copied by several threads at once: their counts add up under a lock."""
+        with self._lock:
+            self.copied[kind] += n
+
+    @property
+    def jobs(self) -> int:
+        """Runs copied and compared at once: a tracking server answers requests in parallel
+        (each run is tens of small requests, each mostly waiting); SQLite takes one writer."""
+        return JOBS if self.target_uri.startswith(("http://", "https://")) else 1
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -163,7 +177,7 @@ def ensure_experiment(pair: Pair, experiment: Any) -> str:
         new = pair.target.create_experiment(experiment.name,
                                             artifact_location=_location(pair, experiment.name))
         found = pair.target.get_experiment(new)
-        pair.copied["experiments"] += 1
+        pair.count("experiments", 1)
     for key, value in experiment.tags.items():
         if found.tags.get(key) != value:
             pair.target.set_experiment_tag(found.experiment_id, key, value)
@@ -190,7 +204,7 @@ def ensure_runs(pair: Pair, runs: list[Any]) -> None:
             pair.experiments[run.info.experiment_id], start_time=run.info.start_time,
             tags={FROM_TAG: run.info.run_id}, run_name=run.info.run_name)
         pair.ids.runs[run.info.run_id] = created.info.run_id
-        pair.copied["runs"] += 1
+        pair.count("runs", 1)
 
 
 def copy_logged_model(pair: Pair, model: Any, known: dict[str, Any]) -> None:
@@ -209,7 +223,7 @@ def copy_logged_model(pair: Pair, model: Any, known: dict[str, Any]) -> None:
             tags={**{k: pair.ids.rewrite(v) for k, v in model.tags.items()},
                   FROM_TAG: model.model_id},
             params=dict(model.params), model_type=model.model_type)
-        pair.copied["logged_models"] += 1
+        pair.count("logged_models", 1)
     pair.ids.models[model.model_id] = copy.model_id
     with tempfile.TemporaryDirectory() as scratch:
         folder = download_logged_model(pair.source_uri, model, Path(scratch))
@@ -242,9 +256,9 @@ def sync_run(pair: Pair, run: Any) -> None:
                     for m in points(pair.source, old, key) if point_key(m) not in there]
     for start in range(0, len(missing), BATCH_METRICS):
         pair.target.log_batch(new, metrics=missing[start:start + BATCH_METRICS])
-    pair.copied["params"] += len(params)
-    pair.copied["tags"] += len(tags)
-    pair.copied["metric_points"] += len(missing)
+    pair.count("params", len(params))
+    pair.count("tags", len(tags))
+    pair.count("metric_points", len(missing))
     sync_artifacts(pair, old, new)
     _sync_links(pair, run, have)
     ended = run.info.status != "RUNNING"  # a run still running at the source stays so here
@@ -265,7 +279,7 @@ def sync_artifacts(pair: Pair, old: str, new: str) -> None:
             if there.get(rel) != digest:
                 folder = rel.rpartition("/")[0] or None
                 pair.target.log_artifact(new, str(source / rel), artifact_path=folder)
-                pair.copied["artifacts"] += 1
+                pair.count("artifacts", 1)
 
 
 def _sync_links(pair: Pair, run: Any, have: Any) -> None:
