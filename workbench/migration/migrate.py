@@ -150,65 +150,48 @@ def _copy(pair: Pair, known_models: dict[str, Any]) -> list[str]:
 
 
 def _verify(pair: Pair, resync: bool) -> dict[str, Any]:
-    from workbench.promotion.registry import history_key, read_ledger, verify_ledger
-    from workbench.tracking.migrated import copies_of
-
+    """Both stores read back and compared, kind by kind; with `resync`, a run that differs
+    is copied once more first (changed at the source since, or cut short)."""
     kinds = {name: verify.Kind() for name in
              ("experiments", "runs", "logged_models", "registered_models", "histories")}
-    source_experiments = copying.experiments(pair.source)
-    for experiment in source_experiments:
+    experiments = copying.experiments(pair.source)
+    for experiment in experiments:
         found = pair.target.get_experiment_by_name(experiment.name)
         verify.compare(kinds["experiments"], f"experiment {experiment.name}",
                        {"tags": dict(experiment.tags)},
                        {"tags": {k: v for k, v in found.tags.items() if k in experiment.tags}}
                        if found is not None else None)
+    ids = [e.experiment_id for e in experiments]
+    points = _verify_runs(pair, kinds["runs"], ids, resync)
+    _verify_logged_models(pair, kinds["logged_models"], ids)
+    _verify_registry(pair, kinds["registered_models"], kinds["histories"])
+    report: dict[str, Any] = {name: kind.to_dict() for name, kind in kinds.items()}
+    report["runs"]["metric_points"] = points
+    return {"kinds": report, "ok": not any(kind.differ for kind in kinds.values())}
+
+
+def _verify_runs(pair: Pair, kind: verify.Kind, experiment_ids: list[str], resync: bool) -> int:
+    """Each run against its copy, several at once; the metric points the source holds."""
+    from workbench.tracking.migrated import copies_of
+
     def both_views(run: Any) -> tuple[Any, dict[str, Any], dict[str, Any] | None]:
         want = verify.run_view(pair, run, "source")
         new = pair.ids.runs.get(run.info.run_id) or \
             next((c.info.run_id for c in copies_of(pair.target, run.info.run_id)), None)
         got = _target_run_view(pair, new, want)
-        if digest_of(want) != digest_of(got) and resync and new is not None:
+        if verify.digest(want) != verify.digest(got) and resync and new is not None:
             pair.ids.runs[run.info.run_id] = new
-            copying.sync_run(pair, run)  # changed at the source since, or cut short
+            copying.sync_run(pair, run)
             got = _target_run_view(pair, new, want)
         return run, want, got
 
     points = 0
-    source_runs = copying.runs_of(pair.source, [e.experiment_id for e in source_experiments])
     with ThreadPoolExecutor(pair.jobs) as pool:
-        for run, want, got in pool.map(both_views, source_runs):
+        runs = copying.runs_of(pair.source, experiment_ids)
+        for run, want, got in pool.map(both_views, runs):
             points += sum(len(p) for p in want["metrics"].values())
-            verify.compare(kinds["runs"], f"run {run.info.run_id} ({run.info.run_name})",
-                           want, got)
-    targets = copying.known_models(pair.target)
-    for model in copying.logged_models(pair.source,
-                                       [e.experiment_id for e in source_experiments]):
-        copy = targets.get(model.model_id)
-        want = verify.logged_model_view(pair, model, "source")
-        verify.compare(kinds["logged_models"], f"logged model {model.model_id}", want,
-                       verify.logged_model_view(pair, copy, "target", want["tags"])
-                       if copy else None)
-    for model in registry_copy.registered_models(pair.source):
-        want = verify.model_view(pair, model, "source")
-        try:
-            copy = pair.target.get_registered_model(model.name)
-        except Exception:
-            copy = None
-        verify.compare(kinds["registered_models"], f"model {model.name}", want,
-                       verify.model_view(pair, copy, "target", want["tags"]) if copy else None)
-        check = verify_ledger(read_ledger(pair.source, model.name), history_key())
-        kinds["histories"].source += 1
-        there = verify_ledger(read_ledger(pair.target, model.name), history_key()) \
-            if copy else None
-        if there is not None and there.ok == check.ok and there.why == check.why:
-            kinds["histories"].matched += 1
-        else:
-            kinds["histories"].differ.append(
-                f"history of {model.name}: {there.why if there else 'missing'} in the target, "
-                f"{check.why} in the source")
-    report: dict[str, Any] = {name: kind.to_dict() for name, kind in kinds.items()}
-    report["runs"]["metric_points"] = points
-    return {"kinds": report, "ok": not any(kind.differ for kind in kinds.values())}
+            verify.compare(kind, f"run {run.info.run_id} ({run.info.run_name})", want, got)
+    return points
 
 
 def _target_run_view(pair: Pair, run_id: str | None, want: dict[str, Any]
@@ -218,5 +201,38 @@ def _target_run_view(pair: Pair, run_id: str | None, want: dict[str, Any]
     return verify.run_view(pair, pair.target.get_run(run_id), "target", want["tags"])
 
 
-def digest_of(view: dict[str, Any] | None) -> str:
-    return verify.digest(view)
+def _verify_logged_models(pair: Pair, kind: verify.Kind, experiment_ids: list[str]) -> None:
+    copies = copying.known_models(pair.target)
+    for model in copying.logged_models(pair.source, experiment_ids):
+        copy = copies.get(model.model_id)
+        want = verify.logged_model_view(pair, model, "source")
+        verify.compare(kind, f"logged model {model.model_id}", want,
+                       verify.logged_model_view(pair, copy, "target", want["tags"])
+                       if copy else None)
+
+
+def _verify_registry(pair: Pair, models: verify.Kind, histories: verify.Kind) -> None:
+    """Each registered model against its copy, and its history's verdict in both stores
+    (a history broken at the source is copied as it is, and must read the same there)."""
+    from mlflow.exceptions import MlflowException
+
+    from workbench.promotion.registry import history_key, read_ledger, verify_ledger
+
+    for model in registry_copy.registered_models(pair.source):
+        want = verify.model_view(pair, model, "source")
+        try:
+            copy = pair.target.get_registered_model(model.name)
+        except MlflowException:
+            copy = None
+        verify.compare(models, f"model {model.name}", want,
+                       verify.model_view(pair, copy, "target", want["tags"]) if copy else None)
+        here = verify_ledger(read_ledger(pair.source, model.name), history_key())
+        there = verify_ledger(read_ledger(pair.target, model.name), history_key()) \
+            if copy else None
+        histories.source += 1
+        if there is not None and (there.ok, there.why) == (here.ok, here.why):
+            histories.matched += 1
+        else:
+            histories.differ.append(f"history of {model.name}: "
+                                    f"{there.why if there else 'missing'} in the target, "
+                                    f"{here.why} in the source")
