@@ -1,13 +1,13 @@
-"""Each model, pipeline and experiment at a glance, as the cockpit and Lab's sidebar show them:
-a model's champion, the requests waiting for a second approver and its newest drift check
-against the retraining threshold; a pipeline's last and next run; the experiments and the
-newest runs.
+"""Each model and experiment at a glance, as the cockpit and Lab's sidebar show them: a
+model's champion, the requests waiting for a second approver and its newest drift check
+against the retraining threshold; the experiments and the newest runs (the pipelines' rows are
+`workbench.pipelines.listing`'s).
 
 These are read every few seconds, so each part costs a fixed number of store reads, not one
-or more per model or pipeline: every registered model (tags, so the history, and aliases, so
-the champion) in one registry search, the newest drift checks of every model in one run
-search, the last run of every pipeline in another. The parts take the client and the
-experiments already read, so one refresh opens the store once and lists its experiments once.
+or more per model: every registered model (tags, so the history, and aliases, so the
+champion) in one registry search, the newest drift checks of every model in one run search.
+The parts take the client and the experiments already read, so one refresh opens the store
+once and lists its experiments once.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from workbench.pipelines.spec import PipelineSpec
 
-# the newest drift checks (and pipeline runs) read in the one search; a registered model (or a
-# pipeline) not among them while the page came back full is looked up on its own
+# the newest drift checks read in the one search; a registered model not among them while the
+# page came back full is looked up on its own
 DRIFT_PAGE = 200
-PIPELINE_PAGE = 200
 NEWEST = ["attributes.start_time DESC"]
 
 
@@ -85,46 +84,6 @@ def model_overview(root: str | Path | None = None, *, client: Any = None,
                 "share": last["share"], "threshold": threshold,
                 "drifting": last["share"] >= threshold, "at": last["at"],
                 "run_id": last["run_id"]}})
-    return rows
-
-
-def pipeline_overview(root: str | Path | None = None, *, client: Any = None,
-                      experiment_list: Sequence[Mapping[str, str]] | None = None
-                      ) -> list[dict[str, Any]]:
-    """Per pipeline spec of `root`, by file name: name, path, model, schedule, next_run, and
-    the last run (last_run, last_status, last_run_id; None before a first), or `error` for a
-    spec that cannot be read. No spec: the store is not read."""
-    from workbench.config import project_root
-    from workbench.errors import ConfigError
-    from workbench.pipelines.schedule import next_run
-    from workbench.pipelines.spec import load_spec
-    from workbench.project import PIPELINES_DIR
-
-    paths = sorted((project_root(root) / PIPELINES_DIR).glob("*.yaml"))
-    if not paths:
-        return []
-    client = client if client is not None else read_client()
-    now = datetime.datetime.now(datetime.UTC)
-    rows: list[dict[str, Any]] = []
-    specs: dict[str, PipelineSpec] = {}
-    for path in paths:
-        row: dict[str, Any] = {"name": path.stem, "path": str(path)}
-        try:
-            spec = specs[path.stem] = load_spec(path)
-        except ConfigError as exc:
-            rows.append({**row, "error": str(exc)})
-            continue
-        upcoming = next_run(spec, now)
-        rows.append({**row, "model": spec.model, "schedule": spec.schedule,
-                     "next_run": upcoming.isoformat() if upcoming else None,
-                     "last_run": None, "last_status": None, "last_run_id": None})
-    last = _last_pipeline_runs(client, experiment_list, [s.name for s in specs.values()])
-    for row in rows:
-        read = specs.get(row["name"])
-        run = last.get(read.name) if read is not None else None
-        if run is not None:
-            row.update({"last_run": _iso(run.info.start_time, "seconds"),
-                        "last_status": run.info.status, "last_run_id": run.info.run_id})
     return rows
 
 
@@ -218,33 +177,6 @@ def _specs_by_model(root: Path) -> dict[str, PipelineSpec]:
         if spec.model:
             found.setdefault(spec.model, []).append(spec)
     return {model: specs[0] for model, specs in found.items() if len(specs) == 1}
-
-
-def _last_pipeline_runs(client: Any, listed: Sequence[Mapping[str, str]] | None,
-                        pipelines: Sequence[str]) -> dict[str, Any]:
-    """pipeline -> its newest run (each pipeline runs in experiment `pipeline-NAME`): one
-    search over those experiments, then, only when its page came back full, one per pipeline
-    it missed."""
-    ids = {}
-    for name in pipelines:
-        found = _experiment_id(client, listed, f"pipeline-{name}")
-        if found is not None:
-            ids[found] = name
-    if not ids:
-        return {}
-    kind = "tags.`workbench.kind` = 'pipeline'"
-    page = client.search_runs(list(ids), filter_string=kind, max_results=PIPELINE_PAGE,
-                              order_by=NEWEST)
-    last: dict[str, Any] = {}
-    for run in page:
-        last.setdefault(ids[str(run.info.experiment_id)], run)
-    if len(page) >= PIPELINE_PAGE:
-        for experiment_id, name in ids.items():
-            if name not in last:
-                for run in client.search_runs([experiment_id], filter_string=kind,
-                                              max_results=1, order_by=NEWEST):
-                    last[name] = run
-    return last
 
 
 def _iso(millis: int | None, timespec: str) -> str | None:

@@ -26,14 +26,9 @@ def overview(root: Path, experiment: str | None = None) -> dict[str, Any]:
     The store is opened once and its experiments listed once; that first read also tells
     whether the store answers (no separate probe). Each other part costs a fixed number of
     reads, however many models and pipelines there are (workbench.overview)."""
-    from workbench.config import settings
-    from workbench.overview import (
-        experiments,
-        model_overview,
-        pipeline_overview,
-        read_client,
-        recent_runs,
-    )
+    from workbench.config import project_root, settings
+    from workbench.overview import experiments, model_overview, read_client, recent_runs
+    from workbench.pipelines.listing import list_pipelines
     from workbench.tracking.store import display_uri
 
     uri = display_uri(settings().tracking_uri)
@@ -56,8 +51,9 @@ def overview(root: Path, experiment: str | None = None) -> dict[str, Any]:
             ("runs", lambda: run_rows(recent_runs(client, [experiment] if experiment
                                                   else list(names), RECENT_RUNS, names))),
             ("models", lambda: model_overview(root, client=client, experiment_list=listed)),
-            ("pipelines", lambda: [pipeline_row(p) for p in pipeline_overview(
-                root, client=client, experiment_list=listed)])):
+            ("pipelines", lambda: [pipeline_row(p) for p in list_pipelines(
+                project_root(root), slots=0, client=client,
+                experiments={e["name"]: e["experiment_id"] for e in listed})])):
         try:
             out[part] = read()
         except Exception as exc:  # say which part, show the rest

@@ -18,6 +18,7 @@ MOST = 30  # experiments, the newest runs, the registry, drift checks, pipeline 
 def test_a_refresh_reads_the_store_as_often_for_four_models_as_for_one(
         wb_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import workbench.overview
+    import workbench.pipelines.listing
 
     root = tmp_path / "project"
     root.mkdir()
@@ -35,7 +36,7 @@ def test_a_refresh_reads_the_store_as_often_for_four_models_as_for_one(
         # a page of drift checks (pipeline runs) that came back full: the models (pipelines)
         # it missed are looked up one by one, and the answer is the same
         monkeypatch.setattr(workbench.overview, "DRIFT_PAGE", 1)
-        monkeypatch.setattr(workbench.overview, "PIPELINE_PAGE", 1)
+        monkeypatch.setattr(workbench.pipelines.listing, "LAST_PAGE", 1)
         with queries.counting() as paged:
             again = views.overview(root)
     assert again["models"] == seen["models"] and again["pipelines"] == seen["pipelines"]
