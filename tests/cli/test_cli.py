@@ -71,6 +71,23 @@ def test_bad_param_exits_non_zero_with_one_line(tmp_path: Path) -> None:
     assert done.stderr.startswith("error: unknown parameter 'epoch'")
 
 
+def test_replay_metrics_of_a_file_that_is_not_one_is_one_line_and_writes_nothing(
+        tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    bad = tmp_path / "0123456789abcdef0123456789abcdef.jsonl"
+    bad.write_text('{"key": "loss", "value": 1.0, "timestamp": 1, "step": 0}\nnot json\n')
+    done = workbench("replay-metrics", str(bad), home=tmp_path / "wb")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"error: {bad} is not a file of unwritten metrics (Expecting value: line 1 column 1 "
+        "(char 0))"]
+    store = MlflowClient(f"sqlite:///{tmp_path / 'wb' / 'mlflow.db'}")
+    assert not store.search_runs([e.experiment_id for e in store.search_experiments()])
+    missing = workbench("replay-metrics", str(tmp_path / "gone.jsonl"), home=tmp_path / "wb")
+    assert missing.returncode == 1 and "is not a file of unwritten metrics" in missing.stderr
+
+
 def test_unreachable_local_scheduler_is_one_line_and_leaves_no_run(tmp_path: Path) -> None:
     done = workbench("train", "--demo", "--rows", "500", home=tmp_path,
                      env={"WORKBENCH_SCHEDULER": "tcp://127.0.0.1:9"}, timeout=120)
