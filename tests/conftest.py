@@ -137,15 +137,39 @@ def services_stack() -> Iterator[tuple[Path, dict[str, str]]]:
     """The services stack of `workbench services up` for the session: PostgreSQL, a tracking
     server on it with basic auth and proxied artifacts, a scheduler and 2 worker processes;
     (the home that holds it, the environment that selects it)."""
+    import tempfile
+
     from tests.service_stack import running_services
 
-    with running_services(workers=2) as stack:
+    # data gates in the tests read files under the temp folder
+    with running_services(workers=2, extra=("--data-root", tempfile.gettempdir())) as stack:
         yield stack
 
 
 @pytest.fixture(scope="session")
 def services_env(services_stack: tuple[Path, dict[str, str]]) -> dict[str, str]:
     return services_stack[1]
+
+
+def _speak_as_named_people(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    """On the governing services, the person a test names as approver acts with a login of
+    their own (the server refuses a name that is not the caller's login): see `login_for`."""
+    from tests.stores import login_for
+    from workbench.governance import remote
+    from workbench.governance.login import acting_as
+
+    original = remote.GovernanceServer.call
+
+    def call(self: remote.GovernanceServer, method: str, route: str,
+             body: dict[str, Any] | None = None) -> Any:
+        name = (body or {}).get("approver")
+        if not name:
+            return original(self, method, route, body)
+        login, password = login_for(env, str(name))
+        with acting_as(login, password):
+            return original(self, method, route, {**(body or {}), "approver": login})
+
+    monkeypatch.setattr(remote.GovernanceServer, "call", call)
 
 
 @pytest.fixture(params=["embedded", "services"])
@@ -162,6 +186,7 @@ def store(request: pytest.FixtureRequest, wb_home: Path, tmp_path: Path,
     else:
         services = request.getfixturevalue("services_env")
         env = {k: v for k, v in services.items() if k.startswith("MLFLOW_")}
+        _speak_as_named_people(monkeypatch, env)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return Store(request.param, env, tmp_path)
@@ -208,4 +233,5 @@ def lifecycle(request: pytest.FixtureRequest, wb_home: Path,
     home, env = request.getfixturevalue("services_stack")
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    _speak_as_named_people(monkeypatch, dict(env))
     return Lifecycle("services", tracking_client(), dict(env), home)

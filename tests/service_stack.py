@@ -24,8 +24,12 @@ def services_home() -> Path:
 
 
 def cli_env(home: Path, **extra: str) -> dict[str, str]:
+    """A `workbench` process's environment; the repository is importable, so the tracking
+    server (its scoring children) and the workers load the test models' classes."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "WORKBENCH_"))}
-    return {**env, "WORKBENCH_HOME": str(home), **extra}
+    path = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
+                                         env.get("PYTHONPATH")]))
+    return {**env, "WORKBENCH_HOME": str(home), "PYTHONPATH": path, **extra}
 
 
 def services(home: Path, *args: str, timeout_s: float = 600) -> subprocess.CompletedProcess[str]:

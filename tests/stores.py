@@ -99,6 +99,27 @@ def _wait_healthy(uri: str, child: subprocess.Popen[bytes], log: Path,
     raise RuntimeError(f"mlflow server not healthy after {timeout_s}s:\n{log.read_text()}")
 
 
+_LOGINS: dict[tuple[str, str], tuple[str, str]] = {}
+
+
+def login_for(env: Mapping[str, str], name: str) -> tuple[str, str]:
+    """(login, password) of the person a test names, on the tracking server `env` selects:
+    "ana" is the login `ana`, made with the admin's credentials the first time."""
+    import re
+    import secrets
+
+    from workbench.services.mlflow_server import create_user
+
+    login = re.sub(r"[^A-Za-z0-9._@-]+", "-", " ".join(name.split())) or "someone"
+    key = (env["MLFLOW_TRACKING_URI"], login)
+    if key not in _LOGINS:
+        password = secrets.token_urlsafe(12)
+        create_user(env["MLFLOW_TRACKING_URI"], env["MLFLOW_TRACKING_USERNAME"],
+                    env["MLFLOW_TRACKING_PASSWORD"], login, password)
+        _LOGINS[key] = (login, password)
+    return _LOGINS[key]
+
+
 @dataclass(frozen=True)
 class Store:
     """A tracking store for one test: its kind, the environment that selects it, a scratch dir."""
@@ -110,6 +131,15 @@ class Store:
     def unique(self, prefix: str = "m") -> str:
         """A name no other test uses (the services' store is shared by the whole session)."""
         return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+    def person_env(self, name: str, person: str) -> dict[str, str]:
+        """`client_env(name)` signed in as `person`'s own login on the services' governing
+        server (the embedded store has no logins)."""
+        env = self.client_env(name)
+        if self.kind == "services":
+            login, password = login_for(self.env, person)
+            env.update({"MLFLOW_TRACKING_USERNAME": login, "MLFLOW_TRACKING_PASSWORD": password})
+        return env
 
     def client_env(self, name: str) -> dict[str, str]:
         """The environment of a client process with a `WORKBENCH_HOME` of its own: processes

@@ -58,7 +58,19 @@ class WorkbenchHandler(APIHandler):
 
     @property
     def user_id(self) -> str:
+        """Jupyter's user name: what its identity provider says, which `PATCH /api/me`
+        (display names) cannot change."""
         return str(getattr(self.current_user, "username", self.user_name))
+
+    @property
+    def anonymous(self) -> bool:
+        """Is Jupyter's identity its default, anonymous one (every token request a new
+        random user)? Then nobody's identity is known here."""
+        from jupyter_server.auth import IdentityProvider
+
+        kind = type(self.identity_provider)
+        return all(getattr(kind, name) is getattr(IdentityProvider, name)
+                   for name in ("get_user", "get_user_token", "generate_anonymous_user"))
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -306,7 +318,7 @@ class Promotions(WorkbenchHandler):
         outcome = await self.call(views.promote, body.model, body.run_id, body.reason,
                                   self.root, notebook=notebook, four_eyes=body.four_eyes,
                                   preview=body.preview, require=body.require,
-                                  approver=self.user_name, user_id=self.user_id)
+                                  user_id=self.user_id, anonymous=self.anonymous)
         self.reply(outcome, 200 if body.preview else 201)
 
 
@@ -321,7 +333,7 @@ class Approvals(WorkbenchHandler):
         if body.decision not in ("approve", "decline"):
             raise ConfigError(f"decision must be 'approve' or 'decline', got {body.decision!r}")
         self.reply(await self.call(views.decide, body.request_id, body.decision, body.reason,
-                                   approver=self.user_name, user_id=self.user_id))
+                                   user_id=self.user_id, anonymous=self.anonymous))
 
 
 class Config(WorkbenchHandler):

@@ -235,19 +235,49 @@ def drift(run_id: str) -> dict[str, Any]:
             "skipped": result.get("skipped", {}), "report_html": report}
 
 
+def acting_identity(user_id: str, *, anonymous: bool, four_eyes: bool) -> str | None:
+    """Who a Lab action is recorded as. On a governing tracking server: the tracking login
+    this Jupyter server acts with (None: the server fills in the login it verified), never
+    a name Jupyter shows. On a store nobody governs: Jupyter's user name, except that a
+    four-eyes decision is refused under Jupyter's anonymous identities (each token request
+    is a new random user, and `PATCH /api/me` renames it)."""
+    from workbench.errors import ConfigError
+    from workbench.governance.remote import governing_server
+
+    if governing_server() is not None:
+        return None
+    if anonymous and four_eyes:
+        raise ConfigError("a four-eyes decision needs a real identity, and Jupyter's default "
+                          "one makes every token request a new anonymous user: configure "
+                          "ServerApp.identity_provider_class (or JupyterHub), or use a "
+                          "tracking server with logins (`workbench services`)")
+    return user_id
+
+
+def _four_eyes_policy(model: str) -> bool:
+    import workbench as wb
+    from workbench.promotion import registry
+    from workbench.tracking.store import read_client
+
+    if model not in wb.models():
+        return False
+    return registry.model_tags(read_client(), model).get(registry.FOUR_EYES_TAG) == "true"
+
+
 def promote(model: str, run_id: str, reason: str, root: Path, *, notebook: Path | None,
-            four_eyes: bool, preview: bool, require: Sequence[str], approver: str,
-            user_id: str) -> dict[str, Any]:
-    """Preview the gates, or promote: the approver is the signed-in Jupyter user. A notebook
-    given for a model no pipeline produces yet becomes that pipeline first (on a real
-    promotion only: a preview writes nothing), and is removed again when the promotion is
-    refused or fails."""
+            four_eyes: bool, preview: bool, require: Sequence[str], user_id: str,
+            anonymous: bool = False) -> dict[str, Any]:
+    """Preview the gates, or promote as `acting_identity` says. A notebook given for a model
+    no pipeline produces yet becomes that pipeline first (on a real promotion only: a
+    preview writes nothing), and is removed again when the promotion is refused or fails."""
     import workbench as wb
     from workbench.pipelines.listing import pipeline_for_model
     from workbench.promotion.promote import preview as gate_preview
     from workbench.promotion.records import PromotionRequest
 
     declared = pipeline_for_model(model, root)
+    approver = acting_identity(user_id, anonymous=anonymous,
+                               four_eyes=not preview and (four_eyes or _four_eyes_policy(model)))
     if preview:
         gates = gate_preview(model, run_id=run_id, require=require, root=root)
         return {"model": model, "run_id": run_id, "approver": approver,
@@ -266,14 +296,13 @@ def promote(model: str, run_id: str, reason: str, root: Path, *, notebook: Path 
         guard = _new_pipeline(notebook, pipeline, model, root)
     with guard:
         outcome = wb.promote(model, run_id=run_id, approver=approver, reason=reason,
-                             require=require, four_eyes=four_eyes, root=root,
-                             authenticated_user=user_id)
+                             require=require, four_eyes=four_eyes, root=root)
     if isinstance(outcome, PromotionRequest):
         return {"outcome": "requested", "model": model, "request_id": outcome.request_id,
-                "approver": approver, "pipeline": pipeline,
+                "approver": outcome.requester, "pipeline": pipeline,
                 "gates": [g.to_dict() for g in outcome.gates]}
     return {"outcome": "promoted", "model": model, "version": outcome.version,
-            "previous_version": outcome.previous_version, "approver": approver,
+            "previous_version": outcome.previous_version, "approver": outcome.approver,
             "pipeline": pipeline, "gates": [g.to_dict() for g in outcome.gates]}
 
 
@@ -302,16 +331,16 @@ def _new_pipeline(notebook: Path, name: str, model: str, root: Path) -> Iterator
         raise
 
 
-def decide(request_id: str, decision: str, reason: str, *, approver: str,
-           user_id: str) -> dict[str, Any]:
+def decide(request_id: str, decision: str, reason: str, *, user_id: str,
+           anonymous: bool = False) -> dict[str, Any]:
     import workbench as wb
 
+    approver = acting_identity(user_id, anonymous=anonymous, four_eyes=True)
+
     if decision == "decline":
-        entry = wb.decline(request_id, approver=approver, reason=reason,
-                           authenticated_user=user_id)
+        entry = wb.decline(request_id, approver=approver, reason=reason)
         return {"outcome": "declined", "model": entry["model"], "request_id": request_id}
-    record = wb.approve(request_id, approver=approver, reason=reason,
-                        authenticated_user=user_id)
+    record = wb.approve(request_id, approver=approver, reason=reason)
     return {"outcome": "promoted", "model": record.model, "version": record.version,
             "request_id": request_id}
 

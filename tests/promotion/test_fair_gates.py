@@ -91,7 +91,7 @@ def test_a_spec_declared_holdout_scores_both_models(tracking: MlflowClient, tmp_
     record = wb.promote("bike", run_id=trained_run(years["both"], years["hold12"]),
                         approver="ana", reason="2012 too", root=root)
     data = record.gates[0].inputs["data"]
-    assert data["origin"] == "declared in pipelines/bike.yaml"
+    assert data["origin"] == "declared in registry policy (pipelines/bike.yaml)"
     assert data["source"] == str(root / "data" / "holdout.parquet")
     assert data["rows"] == len(years["hold12"])
     # a 2011-only model logging its own 2011 holdout is still judged on the declared data
@@ -102,13 +102,15 @@ def test_a_spec_declared_holdout_scores_both_models(tracking: MlflowClient, tmp_
         wb.promote("bike", run_id=worse, approver="ana", reason="r", root=root)
 
     _project(root, "{metric: val_loss, data: data/holdout.parquet}")
-    with pytest.raises(ConfigError, match=r"^beat_champion val_loss \(pipelines/bike.yaml\) "
-                                          r"cannot be scored on data: workbench computes rmse, "
-                                          r"mse, mae, r2, accuracy, auc; name the metric"):
+    with pytest.raises(ConfigError, match=r"^beat_champion val_loss \(registry policy "
+                                          r"\(pipelines/bike.yaml\)\) cannot be scored on data: "
+                                          r"workbench computes rmse, mse, mae, r2, accuracy, "
+                                          r"auc; name the metric"):
         wb.promote("bike", run_id=worse, approver="ana", reason="r", root=root)
     _project(root, "{metric: val_rmse, data: data/gone.parquet}")
     with pytest.raises(ConfigError, match=r"the beat_champion data .*gone.parquet "
-                                          r"\(pipelines/bike.yaml\) does not exist"):
+                                          r"\(registry policy \(pipelines/bike.yaml\)\) does "
+                                          r"not exist"):
         wb.promote("bike", run_id=worse, approver="ana", reason="r", root=root)
     assert wb.champion("bike") == "2"
 

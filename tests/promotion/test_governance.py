@@ -74,26 +74,28 @@ def test_rollback_of_a_four_eyes_model_is_a_request_unless_emergency(wb_home: Pa
     assert wb.verify_history("credit").ok
 
 
-def test_four_eyes_compares_people_not_spelling_and_records_who_logged_in(
+def test_four_eyes_on_the_embedded_store_compares_people_and_says_unverified(
         wb_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One person's store: names are compared as people type them, no caller can claim a
+    login (the keyword is gone), and the record says nobody verified the identity."""
+    import inspect
+
     _promoted("loan", 1)
-    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "ana@corp")
+    for action in (wb.promote, wb.approve, wb.decline, wb.rollback, wb.unlock):
+        assert "authenticated_user" not in inspect.signature(action).parameters
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "bo@corp")  # a claim, checked by nobody
     request = wb.promote("loan", run_id=model_run(0.9), approver="Ana Lima", reason="v2",
                          four_eyes=True)
-    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME")
     entry = wb.history("loan")[-1]
-    assert (entry["requester"], entry["authenticated"]) == ("Ana Lima", "ana@corp")
-    for approver, authenticated in ((" ana   LIMA ", None), ("bo", "ana@corp"),
-                                    ("bo", " ANA@corp ")):
-        with pytest.raises(ConfigError, match=r"cannot approve it|approving it too"):
-            wb.approve(request.request_id, approver=approver, reason="self",  # type: ignore
-                       authenticated_user=authenticated)
-    record = wb.approve(request.request_id, approver="Bo", reason="checked",  # type: ignore
-                        authenticated_user="bo@corp")
-    assert record.evidence["authenticated"] == "bo@corp"
+    assert (entry["requester"], entry["authenticated"]) == ("Ana Lima", None)
+    assert entry["identity"] == "not verified (no governing tracking server)"
+    with pytest.raises(ConfigError, match="cannot approve it"):
+        wb.approve(request.request_id, approver=" ana   LIMA ", reason="self")  # type: ignore
+    record = wb.approve(request.request_id, approver="Bo", reason="checked")  # type: ignore
+    assert record.evidence["identity"].startswith("not verified")
     last = wb.history("loan")[-1]
     assert (last["approver"], last["authenticated"], last["requester"]) == \
-        ("Bo", "bo@corp", "Ana Lima")
+        ("Bo", None, "Ana Lima")
 
 
 def _spec(root: Path, model: str, gates: str = "") -> Path:
@@ -161,9 +163,10 @@ def test_long_reasons_and_wide_gates_survive_the_tag_limit(store: Store, tmp_pat
     root = _spec(tmp_path / "project", model, "gates:\n  - {validation: true}\n"
                                               "drift:\n  data: incoming.parquet\n")
     (train + 100).to_parquet(root / "incoming.parquet")
+    train.to_parquet(tmp_path / "train.parquet")  # a governing server reads files, not frames
     with pytest.raises(wb.WorkbenchError, match="data validation"):
         wb.promote(model, run_id=model_run(0.9), approver="ana", reason=reason, root=root,
-                   training_data=train)
+                   training_data=tmp_path / "train.parquet")
     rejected = wb.history(model)[-1]
     assert rejected["action"] == "rejected" and len(rejected["gates"][0]["inputs"]["failed"]) \
         == 500

@@ -26,7 +26,7 @@ import workbench as wb
 from workbench.errors import PromotionConflict
 try:
     record = wb.promote(sys.argv[2], run_id=sys.argv[3], approver="racer", reason="race",
-                        expect_version="1")
+                        expect_version="1")  # on the services, the racer's own login
     print("won", record.version)
 except PromotionConflict as exc:
     print("lost", exc)
@@ -38,7 +38,7 @@ def test_racing_promotions_have_one_winner(store: Store) -> None:
     wb.promote(model, run_id=model_run(0.7), approver="ana", reason="v1")
     runs = [model_run(0.8 + 0.01 * i) for i in range(3)]
     gate = store.tmp / "go"
-    racers = [spawn(RACE, store.client_env(f"r{i}"), args=[str(gate), model, run_id])
+    racers = [spawn(RACE, store.person_env(f"r{i}", "racer"), args=[str(gate), model, run_id])
               for i, run_id in enumerate(runs)]
     time.sleep(4)  # imported and waiting at the gate
     release(gate)
@@ -129,7 +129,7 @@ def test_unlock_clears_a_crashed_holder_and_is_recorded(store: Store) -> None:
              timeout=60)
     done = subprocess.run([sys.executable, "-m", "workbench.cli", "unlock", model,
                            "--approver", "ops", "--reason", "promotion host crashed"],
-                          capture_output=True, text=True, env=store.client_env("ops"),
+                          capture_output=True, text=True, env=store.person_env("ops", "ops"),
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert "cleared the promotion lock of" in done.stdout and f":{holder.pid}" in done.stdout

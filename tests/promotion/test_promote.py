@@ -233,15 +233,22 @@ def test_the_pipeline_spec_gates_apply_to_its_model(tracking: MlflowClient,
         wb.promote("churn", run_id=trained(0.80), approver="ana", reason="r", root=root)
     record = wb.promote("churn", run_id=trained(0.90), approver="ana", reason="r", root=root,
                         require=["val_auc>=0.5"])
+    policy = "registry policy (pipelines/retrain.yaml)"  # the spec's gates, held by the model
     assert [(g.gate, g.inputs["source"]) for g in record.gates] == [
-        ("metric val_auc>=0.5", "flag"), ("metric val_auc>=0.85", "pipelines/retrain.yaml"),
-        ("beats champion on val_auc by 0.01", "pipelines/retrain.yaml")]
+        ("metric val_auc>=0.5", "flag"), ("metric val_auc>=0.85", policy),
+        ("beats champion on val_auc by 0.01", policy)]
+    assert [e["action"] for e in wb.history("churn")][:2] == ["policy", "rejected"]
     with pytest.raises(PromotionRefused, match=r"beats champion on val_auc by 0.01 "
                                                r"\(0.895 vs champion v1 0.9 as logged"):
         wb.promote("churn", run_id=trained(0.895), approver="ana", reason="r", root=root)
     assert champion(tracking, "churn") == "1"
     rejected = [e for e in wb.history("churn") if e["action"] == "rejected"]
-    assert [g["inputs"]["source"] for g in rejected[0]["gates"]] == ["pipelines/retrain.yaml"] * 2
+    assert [g["inputs"]["source"] for g in rejected[0]["gates"]] == [policy] * 2
+    # the gates are the model's: a promotion from a folder without pipelines/ meets them too
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with pytest.raises(PromotionRefused, match=r"metric val_auc>=0\.85"):
+        wb.promote("churn", run_id=trained(0.80), approver="ana", reason="r", root=elsewhere)
     # a kernel started in notebooks/ finds the project through WORKBENCH_PROJECT (lab sets it)
     with pytest.MonkeyPatch.context() as env:
         env.setenv("WORKBENCH_PROJECT", str(root))
@@ -258,9 +265,10 @@ def test_spec_data_gates_read_the_policy_production_data(tracking: MlflowClient,
     train = tmp_path / "train.parquet"
     wb.demo.make_dataset(3_000, seed=0).to_parquet(train)
     _gated_project(root, "  - {validation: true, drift: true}\n")
-    with pytest.raises(ConfigError, match=r"gates validation \(pipelines/retrain.yaml\), drift "
-                                          r"\(pipelines/retrain.yaml\) need recent production "
-                                          r"data: pass --production-data"):
+    with pytest.raises(ConfigError, match=r"gates validation \(registry policy \(pipelines/"
+                                          r"retrain.yaml\)\), drift \(registry policy "
+                                          r"\(pipelines/retrain.yaml\)\) need recent "
+                                          r"production data: pass --production-data"):
         wb.promote("churn", run_id=trained(0.8), approver="ana", reason="r", root=root,
                    training_data=train)
     (root / "incoming").mkdir()

@@ -63,17 +63,31 @@ TAMPERING: dict[str, tuple[Callable[[str], None], str]] = {
 }
 
 
-# Verification reads the tags back as the store returns them: every kind of tampering on the
-# embedded store, and on the server the two that depend on how REST lists and deletes tags.
-ON_THE_SERVER = ("newest entry deleted", "two entries claim one number")
+# On the embedded store (one person) tampering is found; on the services' governing server
+# it is refused before it happens.
+ON_THE_SERVER = tuple(TAMPERING)
 CASES = [(kind, tamper) for tamper in TAMPERING for kind in ("embedded", "services")
          if kind == "embedded" or tamper in ON_THE_SERVER]
+
+
+def _refused_on_a_governing_server(edit: Callable[[str], None], model: str) -> None:
+    """The services' tracking server governs the model: the edit is refused in one line,
+    whoever sends it (these tests run as its admin), and the history stays intact."""
+    from mlflow.exceptions import MlflowException
+
+    with pytest.raises(MlflowException, match=rf"{model} is governed by workbench: no login "
+                                              "may .* directly; use workbench"):
+        edit(model)
+    assert wb.verify_history(model).ok
 
 
 @pytest.mark.parametrize(("store", "tamper"), CASES, indirect=["store"])
 def test_verify_finds_tampering(store: Store, tamper: str) -> None:
     model = _two_promotions(store)
     edit, found = TAMPERING[tamper]
+    if store.kind == "services":
+        _refused_on_a_governing_server(edit, model)
+        return
     edit(model)
     check = wb.verify_history(model)
     assert not check.ok
@@ -95,6 +109,7 @@ def test_verify_finds_tampering(store: Store, tamper: str) -> None:
     assert len(client().search_model_versions(f"name = '{model}'")) == 2  # none registered
 
 
+@pytest.mark.parametrize("store", ["embedded"], indirect=True)  # the server refuses the edit
 def test_verify_and_history_cli_say_broken_in_one_line(store: Store) -> None:
     model = _two_promotions(store)
     _invalid_json(model)
@@ -111,9 +126,16 @@ def test_verify_and_history_cli_say_broken_in_one_line(store: Store) -> None:
 def test_a_keyed_chain_cannot_be_rewritten_without_the_key(store: Store,
                                                            monkeypatch: pytest.MonkeyPatch
                                                            ) -> None:
-    monkeypatch.setenv("WORKBENCH_HISTORY_KEY", "k3y-only-the-registry-admins-hold")
+    # on the services the key lives in the tracking server's environment only
+    if store.kind == "embedded":
+        monkeypatch.setenv("WORKBENCH_HISTORY_KEY", "k3y-only-the-registry-admins-hold")
     model = _two_promotions(store)
     assert wb.verify_history(model).why == "2 entries, chain intact and keyed"
+    if store.kind == "services":
+        def rewrite(name: str) -> None:
+            client().set_registered_model_tag(name, f"{TAG}000001", "{}")
+        _refused_on_a_governing_server(rewrite, model)
+        return
     # a consistent rewrite of every entry and every head copy, as someone without the key can
     stored = [json.loads(client().get_registered_model(model).tags[f"{TAG}{seq:06d}"])
               for seq in (1, 2)]

@@ -21,7 +21,8 @@ from workbench.cli.base import (
 @cli.command()
 @click.argument("model")
 @click.option("--run", "run_id", required=True, help="the run whose model to promote")
-@click.option("--approver", default="", help="who approves (recorded); required")
+@click.option("--approver", default=None, help="who approves (recorded): required on the "
+              "embedded store; on a governing tracking server your login (the default)")
 @click.option("--reason", default="", help="why (recorded); required")
 @click.option("--require", "require", multiple=True, help='a metric gate, e.g. "val_auc>=0.8"')
 @click.option("--beat-champion", default=None, help="metric the run must beat the champion on")
@@ -37,7 +38,7 @@ from workbench.cli.base import (
 @click.option("--training-data", type=click.Path(), default=None,
               help="the run's training data (default: the path its dataset input names)")
 @click.option("--json", "as_json", is_flag=True)
-def promote(model: str, run_id: str, approver: str, reason: str, require: tuple[str, ...],
+def promote(model: str, run_id: str, approver: str | None, reason: str, require: tuple[str, ...],
             beat_champion: str | None, margin: float, mode: str, expect_version: str | None,
             four_eyes: bool, production_data: str | None, training_data: str | None,
             as_json: bool) -> None:
@@ -66,10 +67,11 @@ def promote(model: str, run_id: str, approver: str, reason: str, require: tuple[
 
 @cli.command()
 @click.argument("request")
-@click.option("--approver", default="", help="who approves (not the requester); required")
+@click.option("--approver", default=None, help="who approves (not the requester); on a "
+              "governing tracking server your login (the default)")
 @click.option("--reason", default="", help="why (recorded); required")
 @click.option("--json", "as_json", is_flag=True)
-def approve(request: str, approver: str, reason: str, as_json: bool) -> None:
+def approve(request: str, approver: str | None, reason: str, as_json: bool) -> None:
     """Complete a four-eyes promotion REQUEST (MODEL/N, as promote printed it)."""
     from workbench.promotion.promote import approve as do_approve
 
@@ -77,15 +79,17 @@ def approve(request: str, approver: str, reason: str, as_json: bool) -> None:
     if as_json:
         _emit(record.to_dict())
         return
-    click.echo(f"{record.model} v{record.version} is now champion (approved by {approver})")
+    click.echo(f"{record.model} v{record.version} is now champion (approved by "
+               f"{record.approver})")
 
 
 @cli.command()
 @click.argument("request")
-@click.option("--approver", default="", help="who decides (or the requester withdraws); required")
+@click.option("--approver", default=None, help="who decides (or the requester withdraws); "
+              "on a governing tracking server your login (the default)")
 @click.option("--reason", default="", help="why (recorded); required")
 @click.option("--json", "as_json", is_flag=True)
-def decline(request: str, approver: str, reason: str, as_json: bool) -> None:
+def decline(request: str, approver: str | None, reason: str, as_json: bool) -> None:
     """Close a pending promotion REQUEST (MODEL/N) without promoting."""
     from workbench.promotion.promote import decline as do_decline
 
@@ -93,17 +97,18 @@ def decline(request: str, approver: str, reason: str, as_json: bool) -> None:
     if as_json:
         _emit(entry)
         return
-    click.echo(f"request {request} declined by {approver}; nothing moved")
+    click.echo(f"request {request} declined by {entry['approver']}; nothing moved")
 
 
 @cli.command()
 @click.argument("model")
 @click.option("--to", "to_version", default=None, help="an earlier champion to return to "
               "(default: the champion before the current one)")
-@click.option("--approver", default="", help="who decides (recorded); required")
+@click.option("--approver", default=None, help="who decides (recorded); on a governing "
+              "tracking server your login (the default)")
 @click.option("--reason", default="", help="why (recorded); required")
 @click.option("--json", "as_json", is_flag=True)
-def rollback(model: str, to_version: str | None, approver: str, reason: str,
+def rollback(model: str, to_version: str | None, approver: str | None, reason: str,
              as_json: bool) -> None:
     """Move MODEL's champion back to the champion before it (or to an earlier one, --to).
 
@@ -117,7 +122,7 @@ def rollback(model: str, to_version: str | None, approver: str, reason: str,
         return
     if entry["action"] == "requested":
         click.echo(f"rollback request {entry['request_id']} to v{entry['version']} is pending; "
-                   f"someone other than {approver} completes it with: workbench approve "
+                   f"someone other than {entry['requester']} completes it with: workbench approve "
                    f"{entry['request_id']} --approver WHO --reason WHY")
         return
     note = " (emergency rollback, no second approval)" if entry.get("emergency") else ""
@@ -126,10 +131,11 @@ def rollback(model: str, to_version: str | None, approver: str, reason: str,
 
 @cli.command()
 @click.argument("model")
-@click.option("--approver", default="", help="who clears the lock (recorded); required")
+@click.option("--approver", default=None, help="who clears the lock (recorded); on a "
+              "governing tracking server your login (the default)")
 @click.option("--reason", default="", help="why (recorded); required")
 @click.option("--json", "as_json", is_flag=True)
-def unlock(model: str, approver: str, reason: str, as_json: bool) -> None:
+def unlock(model: str, approver: str | None, reason: str, as_json: bool) -> None:
     """Clear MODEL's promotion lock left by a crashed process (recorded in the history).
 
     A holder still heart-beating is refused; a waiter takes a silent holder's lock over by

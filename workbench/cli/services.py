@@ -28,14 +28,17 @@ def services() -> None:
 @click.option("--scheduler-port", type=int, default=None, help="default: a free port, kept")
 @click.option("--dashboard-port", type=int, default=None,
               help="the dask dashboard's; default: a free port, kept")
+@click.option("--data-root", "data_roots", multiple=True, type=click.Path(file_okay=False),
+              help="a folder whose files the tracking server may read for data gates "
+              "(repeatable; default: the project root)")
 @click.option("--json", "as_json", is_flag=True)
 def up(workers: int, postgres_uri: str | None, postgres_port: int | None,
        mlflow_port: int | None, scheduler_port: int | None, dashboard_port: int | None,
-       as_json: bool) -> None:
+       data_roots: tuple[str, ...], as_json: bool) -> None:
     """Start the services that are not running (running them twice changes nothing)."""
     from workbench.services import up as start
 
-    done = start(workers=workers, postgres_uri=postgres_uri,
+    done = start(workers=workers, postgres_uri=postgres_uri, data_roots=data_roots,
                  ports={"postgres": postgres_port, "mlflow": mlflow_port,
                         "scheduler": scheduler_port, "dashboard": dashboard_port},
                  say=lambda line: click.echo(f"workbench: {line}", err=True))

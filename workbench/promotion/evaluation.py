@@ -9,6 +9,7 @@ row count beside both scores.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,17 +96,29 @@ def _loaded(path: Path, recorded: str | None, target: str | None, origin: str, r
     return EvaluationData(frame, shown or str(path), source.digest, len(frame), target, origin)
 
 
+IN_CHILD = "WORKBENCH_SCORE_IN_CHILD"  # set by a governing server: models load elsewhere
+
+
 def score(uri: str, data: EvaluationData, name: str) -> float:
-    """`name` (a `scoring` score) of the model at `uri` on `data`."""
-    model = registry.load_model(uri)
-    features = model_input(model.metadata, data.frame.drop(columns=[data.target]), uri)
+    """`name` (a `scoring` score) of the model at `uri` on `data`. In a governing tracking
+    server the model is loaded (unpickled) in a child process holding none of the server's
+    secrets (`score_child`), never in the server itself."""
+    if os.environ.get(IN_CHILD):
+        from workbench.promotion.score_child import score_elsewhere
+
+        return score_elsewhere(uri, data.frame, data.target, name)
+    return score_frame(registry.load_model(uri), data.frame, data.target, name, uri)
+
+
+def score_frame(model: Any, frame: pd.DataFrame, target: str, name: str, uri: str) -> float:
+    features = model_input(model.metadata, frame.drop(columns=[target]), uri)
     try:
         predictions = model.predict(features)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"the model {uri} failed to predict on the evaluation data "
                           f"({first[:300]}); check that the data has the model's inputs") from None
-    return scoring.compute(name, data.frame[data.target].to_numpy(), predictions)
+    return scoring.compute(name, frame[target].to_numpy(), predictions)
 
 
 def model_input(metadata: Any, features: pd.DataFrame, uri: str) -> Any:

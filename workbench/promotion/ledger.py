@@ -36,11 +36,14 @@ class Check:
 
 @dataclass(frozen=True)
 class Anchor:
-    """A copy of the chain's head at some moment, and where it was found."""
+    """A copy of the chain's head at some moment, and where it was found; with a key, an HMAC
+    binding it to its model (a head copied from another model, or written without the key,
+    does not verify)."""
 
     where: str  # "the model" or "v3"
     seq: int
     hash: str
+    mac: str | None = None
 
 
 def canonical(value: Any) -> str:
@@ -57,6 +60,18 @@ def entry_hash(body: Mapping[str, Any]) -> str:
 
 def mac(key: bytes, entry_hash_: str) -> str:
     return hmac.new(key, entry_hash_.encode(), hashlib.sha256).hexdigest()
+
+
+def anchor_mac(key: bytes, model: str, seq: int, hash_: str) -> str:
+    return mac(key, f"anchor\n{model}\n{seq}\n{hash_}")
+
+
+def anchor_value(model: str, seq: int, hash_: str, key: bytes | None) -> dict[str, Any]:
+    """What a head tag holds: seq and hash, and their MAC when there is a key."""
+    value: dict[str, Any] = {"seq": seq, "hash": hash_}
+    if key:
+        value["mac"] = anchor_mac(key, model, seq, hash_)
+    return value
 
 
 def next_entry(previous: Mapping[str, Any] | None, event: Mapping[str, Any],
@@ -118,8 +133,15 @@ def parse(tags: Mapping[str, str], prefix: str) -> list[dict[str, Any]]:
 
 def verify(entries: Sequence[Mapping[str, Any]], *, head: Anchor | None = None,
            anchors: Sequence[Anchor] = (), champion: str | None = None,
-           check_champion: bool = False, key: bytes | None = None) -> Check:
-    """Check(True, "n entries, chain intact") or Check(False, "broken at entry N: why")."""
+           check_champion: bool = False, key: bytes | None = None, model: str = "",
+           approved: Sequence[str] = ()) -> Check:
+    """Check(True, "n entries, chain intact") or Check(False, "broken at entry N: why").
+
+    With `key`: every entry from the first keyed `adopted` entry on (else every entry) must
+    carry its MAC, and so must the model's head (version anchors written without the key are
+    not trusted, so not used). `approved`: the versions carrying approval tags; each must have
+    been promoted by an entry, so approvals whose history is gone are found."""
+    keyed_from = _keyed_from(entries, key)
     previous = GENESIS
     for index, entry in enumerate(entries, start=1):
         blobs = entry.get("blobs") or {}
@@ -139,11 +161,22 @@ def verify(entries: Sequence[Mapping[str, Any]], *, head: Anchor | None = None,
             if digest(canonical(entry[name])) != ref.get("sha256"):
                 return Check(False, f"broken at entry {index}: its {name} artifact does not "
                                     "match its digest (edited)")
-        if key is not None and entry.get("mac") != mac(key, str(entry.get("hash"))):
+        if key is not None and index > keyed_from and \
+                entry.get("mac") != mac(key, str(entry.get("hash"))):
             return Check(False, f"broken at entry {index}: its MAC does not match "
                                 "WORKBENCH_HISTORY_KEY (rewritten without the key, or another "
                                 "key)")
         previous = str(entry["hash"])
+    if key is not None:
+        if head is not None and head.mac != anchor_mac(key, model, head.seq, head.hash):
+            return Check(False, f"broken at entry {head.seq}: the head on the model does not "
+                                "carry WORKBENCH_HISTORY_KEY's MAC (written outside the "
+                                "server?)")
+        bad = [a for a in anchors if a.mac and a.mac != anchor_mac(key, model, a.seq, a.hash)]
+        if bad:
+            return Check(False, f"broken at entry {bad[0].seq}: the head recorded on "
+                                f"{bad[0].where} does not carry WORKBENCH_HISTORY_KEY's MAC")
+        anchors = [a for a in anchors if a.mac]
     count = len(entries)
     legacy = not anchors and not any(e.get("anchored") for e in entries)  # before heads
     if head is None and (entries or anchors) and not legacy:
@@ -160,6 +193,13 @@ def verify(entries: Sequence[Mapping[str, Any]], *, head: Anchor | None = None,
     if head is not None and head.seq < count:
         return Check(False, f"broken at entry {head.seq + 1}: not anchored by the head (written "
                             "outside workbench?)")
+    promoted = {str(e.get("version")) for e in entries if e.get("action") == "promoted"}
+    orphans = sorted((v for v in approved if v not in promoted), key=_version_order)
+    if orphans:
+        gone = "the history is gone" if not count else "no history entry promoted it"
+        return Check(False, f"broken at entry {count + 1}: v{orphans[0]} carries an approval "
+                            f"record but {gone} (entries deleted, or tags written outside "
+                            "workbench)")
     if check_champion:
         moved = next((e for e in reversed(entries) if e.get("action") in MOVES), None)
         left = champion_left(entries)
@@ -172,6 +212,22 @@ def verify(entries: Sequence[Mapping[str, Any]], *, head: Anchor | None = None,
     note = " (keyed: set WORKBENCH_HISTORY_KEY to check the MACs)" if keyed and key is None \
         else " and keyed" if key is not None and count else ""
     return Check(True, f"{count} entries, chain intact{note}")
+
+
+def _keyed_from(entries: Sequence[Mapping[str, Any]], key: bytes | None) -> int:
+    """How many leading entries need no MAC: those before the first `adopted` entry made with
+    the key (it commits to them through its prev_hash), else none."""
+    if key is None:
+        return 0
+    for index, entry in enumerate(entries):
+        if entry.get("action") == "adopted" and entry.get("mac") == mac(key, str(entry.get(
+                "hash"))):
+            return index
+    return 0
+
+
+def _version_order(version: str) -> tuple[int, str]:
+    return (int(version), "") if version.isdigit() else (0, version)
 
 
 def champion_path(entries: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -3,6 +3,7 @@ adapter that gathers the numbers `gates.py` decides on."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ class GatePlan:
     target: str | None = None  # the spec's target: scored on, never a drift feature
     drift_columns: list[str] | None = None  # the spec's drift.columns / drift.exclude
     drift_exclude: list[str] = field(default_factory=list)
+    drift_data: Path | None = None  # the spec's drift.data: recent production data
 
     @classmethod
     def from_flags(cls, require: Sequence[str], beat: str | None, margin: float, mode: str,
@@ -58,6 +60,7 @@ class GatePlan:
         plan = cls(target=spec.target)
         if spec.drift is not None:
             plan.drift_columns, plan.drift_exclude = spec.drift.columns, spec.drift.exclude
+            plan.drift_data = (root / spec.drift.data).resolve() if spec.drift.data else None
         for gate in spec.gates:
             if gate.metric:
                 plan.metrics.append((parse_requirement(gate.metric), source))
@@ -75,7 +78,35 @@ class GatePlan:
         return GatePlan(self.metrics + other.metrics, self.beats + other.beats,
                         {**other.data, **self.data}, self.target or other.target,
                         self.drift_columns if self.drift_columns is not None
-                        else other.drift_columns, self.drift_exclude + other.drift_exclude)
+                        else other.drift_columns, self.drift_exclude + other.drift_exclude,
+                        self.drift_data or other.drift_data)
+
+    def to_policy(self) -> dict[str, Any]:
+        """The plan as the registry keeps it (`workbench.policy.gates`): plain JSON, paths
+        absolute, each gate once, where it came from."""
+        sources = sorted({src for _, src in self.metrics} | {b.source for b in self.beats}
+                         | set(self.data.values()))
+        return {"metrics": sorted({str(r) for r, _ in self.metrics}),
+                "beats": sorted(({"metric": b.metric, "margin": b.margin, "mode": b.mode,
+                                  "data": str(b.data) if b.data else None, "target": b.target}
+                                 for b in self.beats), key=lambda b: json.dumps(b, sort_keys=True)),
+                "data": [kind for kind in ("validation", "drift") if kind in self.data],
+                "target": self.target,
+                "drift_columns": self.drift_columns, "drift_exclude": sorted(self.drift_exclude),
+                "drift_data": str(self.drift_data) if self.drift_data else None,
+                "source": ", ".join(sources)}
+
+    @classmethod
+    def from_policy(cls, policy: dict[str, Any]) -> GatePlan:
+        """The gates the registry holds for a model (see `to_policy`)."""
+        source = f"registry policy ({policy.get('source') or 'workbench policy'})"
+        return cls([(parse_requirement(r), source) for r in policy.get("metrics", [])],
+                   [Beat(b["metric"], float(b.get("margin", 0.0)), str(b.get("mode", "max")),
+                         source, Path(b["data"]) if b.get("data") else None, b.get("target"))
+                    for b in policy.get("beats", [])],
+                   {kind: source for kind in policy.get("data", [])}, policy.get("target"),
+                   policy.get("drift_columns"), list(policy.get("drift_exclude", [])),
+                   Path(policy["drift_data"]) if policy.get("drift_data") else None)
 
 
 def evaluate(client: MlflowClient, model: str, run: Any, plan: GatePlan, expected: str | None,

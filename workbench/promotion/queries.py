@@ -53,8 +53,15 @@ def rollback_target(model: str, entries: list[dict[str, Any]] | None = None) -> 
 
 
 def verify_history(model: str) -> HistoryCheck:
-    """Check the chain: hashes, sequence, head anchors, the live champion alias, and the MACs
-    when WORKBENCH_HISTORY_KEY is set. Never raises for a broken history: `ok` is False and
-    `why` says where ("broken at entry N: ...")."""
+    """Check the chain: hashes, sequence, head anchors, the live champion alias, the approval
+    tags, and the MACs when WORKBENCH_HISTORY_KEY is set (a governing tracking server checks
+    them with its own key, which never leaves it). Never raises for a broken history: `ok` is
+    False and `why` says where ("broken at entry N: ...")."""
+    from workbench.governance.remote import governing_server
+
+    server = governing_server()
+    if server is not None:
+        found = server.verify(model)
+        return Check(bool(found["ok"]), str(found["why"]))
     return registry.verify_ledger(registry.read_ledger(_client(), model),
                                   registry.history_key())

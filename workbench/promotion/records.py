@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -55,14 +54,47 @@ def now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
-def actor(who: str, reason: str, authenticated_user: str | None, what: str = "a promotion"
-          ) -> dict[str, Any]:
-    """Who acts: the name claimed, and the authenticated identity where one exists (a caller
-    such as the dashboard passes its logged-in user; else the tracking server's user)."""
-    if not who.strip() or not reason.strip():
-        raise ConfigError(f"{what} needs an approver and a reason (--approver, --reason)")
-    authenticated = authenticated_user or os.environ.get("MLFLOW_TRACKING_USERNAME") or None
-    return {"authenticated": authenticated.strip() if authenticated else None}
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: the name recorded as approver or requester, and the tracking-server login
+    that a governing server verified (None where no server did: the embedded store)."""
+
+    name: str
+    login: str | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.login is not None
+
+    def fields(self) -> dict[str, Any]:
+        """What the history entry and the record say of the identity."""
+        return {"authenticated": self.login, "identity": "verified by the tracking server"
+                if self.verified else "not verified (no governing tracking server)"}
+
+
+def _required(name: str | None, reason: str, what: str, login: str | None = None) -> str:
+    if not reason.strip() or not (name or login or "").strip():
+        flag = "--reason" if login else "--approver, --reason"
+        raise ConfigError(f"{what} needs {'a reason' if login else 'an approver and a reason'} "
+                          f"({flag})")
+    return " ".join((name or login or "").split())
+
+
+def local_actor(name: str | None, reason: str, what: str = "a promotion") -> Actor:
+    """The caller on a store no server governs: the name they give, recorded as unverified."""
+    return Actor(_required(name, reason, what))
+
+
+def verified_actor(login: str, name: str | None, reason: str, what: str = "a promotion"
+                   ) -> Actor:
+    """The login a governing server authenticated; `name`, when given, must be that login."""
+    from workbench.promotion.ledger import same_person
+
+    claimed = _required(name, reason, what, login)
+    if name and name.strip() and not same_person(claimed, login):
+        raise ConfigError(f"--approver {claimed!r} is not you: the tracking server signed you "
+                          f"in as {login!r}; leave --approver out (it defaults to your login)")
+    return Actor(login, login)
 
 
 def evidence(run: Any) -> dict[str, Any]:

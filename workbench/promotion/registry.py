@@ -36,6 +36,9 @@ LEDGER_RUN_TAG = "workbench.ledger.run"
 LEDGER_EXPERIMENT = "workbench.ledger"
 FOUR_EYES_TAG = "workbench.policy.four_eyes"
 ROLLBACK_POLICY_TAG = "workbench.policy.rollback"  # "emergency": no second person for rollback
+GATES_POLICY_TAG = "workbench.policy.gates"  # the gates every promotion of the model passes
+GOVERNED_TAG = "workbench.governed"  # set by a governing tracking server: it alone writes
+APPROVED_TAG = "workbench.approved_by"
 LOCK_SUFFIX = ".promotion-lock"
 LOCK_WAIT_S = 30.0
 LOCK_STALE_S = 60.0  # no heartbeat for this long: a waiter takes the lock over
@@ -169,13 +172,16 @@ def break_lock(client: MlflowClient, model: str) -> tuple[leases.Lease, leases.L
 
 @dataclass
 class Ledger:
-    """What verification reads: entries (or why they cannot be read), head and anchors."""
+    """What verification reads: entries (or why they cannot be read), head and anchors, and
+    the versions that carry approval tags."""
 
+    model: str
     entries: list[dict[str, Any]]
     broken: str | None
     head: ledger.Anchor | None
     anchors: list[ledger.Anchor]
     champion: str | None
+    approved: list[str]
 
 
 def read_history(client: MlflowClient, model: str,
@@ -191,28 +197,35 @@ def read_history(client: MlflowClient, model: str,
     return [expand_entry(client, e) for e in stored]
 
 
-def read_ledger(client: MlflowClient, model: str) -> Ledger:
+def read_ledger(client: MlflowClient, model: str, tags: Mapping[str, str] | None = None,
+                entries: list[dict[str, Any]] | None = None) -> Ledger:
     from workbench.tracking.store import filter_literal
 
-    tags = model_tags(client, model)
-    try:
-        entries, broken = [expand_entry(client, e) for e in ledger.parse(tags, HISTORY_TAG)], None
-    except ledger.Broken as exc:
-        entries, broken = [], str(exc)
-    anchors = []
+    tags = model_tags(client, model) if tags is None else tags
+    broken = None
+    if entries is None:
+        try:
+            entries = [expand_entry(client, e) for e in ledger.parse(tags, HISTORY_TAG)]
+        except ledger.Broken as exc:
+            entries, broken = [], str(exc)
+    anchors, approved = [], []
     for version in client.search_model_versions(f"name = {filter_literal(model)}"):
         anchor = _anchor(version.tags.get(HEAD_TAG), f"v{version.version}")
         if anchor is not None:
             anchors.append(anchor)
-    return Ledger(entries, broken, _anchor(tags.get(HEAD_TAG), "the model"), anchors,
-                  champion_version(client, model))
+        if version.tags.get(APPROVED_TAG):
+            approved.append(str(version.version))
+    return Ledger(model, entries, broken, _anchor(tags.get(HEAD_TAG), "the model"), anchors,
+                  champion_version(client, model), approved)
 
 
-def verify_ledger(state: Ledger, key: bytes | None) -> ledger.Check:
+def verify_ledger(state: Ledger, key: bytes | None, check_champion: bool = True
+                  ) -> ledger.Check:
     if state.broken:
         return ledger.Check(False, state.broken)
     return ledger.verify(state.entries, head=state.head, anchors=state.anchors,
-                         champion=state.champion, check_champion=True, key=key)
+                         champion=state.champion, check_champion=check_champion, key=key,
+                         model=state.model, approved=state.approved)
 
 
 def pending_requests(model: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -265,6 +278,12 @@ def open_history(client: MlflowClient, model: str) -> Tail:
         raise ConfigError(f"the history of {model} does not end at its head (entries deleted "
                           f"or added outside workbench); nothing was moved: see `workbench "
                           f"history {model} --verify`")
+    # the whole chain, keyed where there is a key: nothing acts on a forged entry
+    check = verify_ledger(read_ledger(client, model, tags, entries), history_key(),
+                          check_champion=False)
+    if not check.ok:
+        raise ConfigError(f"the history of {model} is {check.why}; nothing was moved: see "
+                          f"`workbench history {model} --verify`")
     return Tail(tags, entries)
 
 
@@ -294,7 +313,7 @@ def append_history(client: MlflowClient, model: str, event: Mapping[str, Any],
     key = f"{HISTORY_TAG}{entry['seq']:06d}"
     writes = registry_writes(client)
     writes.set_registered_model_tag(model, key, value)
-    anchor = json.dumps({"seq": entry["seq"], "hash": entry["hash"]})
+    anchor = json.dumps(ledger.anchor_value(model, entry["seq"], entry["hash"], history_key()))
     try:
         if champion is not None:
             writes.set_model_version_tag(model, champion, HEAD_TAG, anchor)
@@ -309,7 +328,17 @@ def append_history(client: MlflowClient, model: str, event: Mapping[str, Any],
         raise
     tail.entries.append(ledger.expand(entry, texts))
     tail.tags[HEAD_TAG] = anchor
+    _announce(tail.entries[-1])
     return tail.entries[-1]
+
+
+def _announce(entry: Mapping[str, Any]) -> None:
+    """Tell the team's channels (queued: never blocks or fails the action it reports)."""
+    from workbench.governance import alerts
+
+    extra = {"request_id": f"{entry.get('model')}/{entry['seq']}"} \
+        if entry.get("action") == "requested" else {}
+    alerts.notify({**entry, **extra})
 
 
 def _stored(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -321,7 +350,8 @@ def _anchor(raw: str | None, where: str) -> ledger.Anchor | None:
         return None
     try:
         data = json.loads(raw)
-        return ledger.Anchor(where, int(data["seq"]), str(data["hash"]))
+        return ledger.Anchor(where, int(data["seq"]), str(data["hash"]),
+                             str(data["mac"]) if data.get("mac") else None)
     except (ValueError, TypeError, KeyError):
         return ledger.Anchor(where, 0, "unreadable")
 
@@ -433,6 +463,29 @@ def version_run(client: MlflowClient, model: str, version: str) -> str | None:
     except MlflowException:
         raise ConfigError(f"{model} has no version {version}; see `workbench history "
                           f"{model}`") from None
+
+
+def withdraw_approval(client: MlflowClient, model: str, version: str) -> None:
+    """Best effort, after a promotion failed before its history entry: no approval tags that
+    no entry made (verification would call them forged)."""
+    writes = registry_writes(client)
+    for key in (APPROVED_TAG, "workbench.approved_at"):
+        with contextlib.suppress(Exception):
+            writes.delete_model_version_tag(model, version, key)
+
+
+def set_model_tags(client: MlflowClient, model: str, tags: Mapping[str, str]) -> None:
+    writes = registry_writes(client)
+    for key, value in tags.items():
+        if len(value) > TAG_LIMIT:
+            raise ConfigError(f"{key} of {model} would take {len(value)} characters, over "
+                              f"MLflow's {TAG_LIMIT}; declare fewer gates")
+        writes.set_registered_model_tag(model, key, value)
+
+
+def is_governed(tags: Mapping[str, str]) -> bool:
+    """Does a tracking server govern this model (it alone writes its alias and tags)?"""
+    return tags.get(GOVERNED_TAG, "") == "true"
 
 
 def set_version_tags(client: MlflowClient, model: str, version: str,

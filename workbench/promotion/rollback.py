@@ -12,21 +12,32 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ConfigError, PromotionConflict
 from workbench.promotion import ledger, registry
-from workbench.promotion.records import PromotionRecord, actor, now
+from workbench.promotion.records import Actor, PromotionRecord, local_actor, now
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 
-def rollback(model: str, *, approver: str, reason: str, to_version: str | int | None = None,
-             authenticated_user: str | None = None) -> dict[str, Any]:
+def rollback(model: str, *, reason: str, approver: str | None = None,
+             to_version: str | int | None = None) -> dict[str, Any]:
     """Move `champion` back to the champion before it (or to `to_version`, an earlier champion
     on the way back). Returns the history entry: `rollback`, or under a four-eyes policy the
-    pending `requested` entry with its `request_id`."""
+    pending `requested` entry with its `request_id`. A governing tracking server does it as
+    the login it verified."""
+    from workbench.governance import remote
+
+    server = remote.governing_server()
+    if server is not None:
+        return server.rollback(model, approver=approver, reason=reason, to_version=to_version)
     from workbench.tracking.store import tracking_client
 
-    who = actor(approver, reason, authenticated_user, "a rollback")
-    client = tracking_client()
+    return rollback_as(tracking_client(), local_actor(approver, reason, "a rollback"), model,
+                       reason=reason, to_version=to_version)
+
+
+def rollback_as(client: MlflowClient, who: Actor, model: str, *, reason: str,
+                to_version: str | int | None = None) -> dict[str, Any]:
+    approver = who.name
     tags = registry.model_tags(client, model)
     four_eyes = tags.get(registry.FOUR_EYES_TAG, "") == "true"
     emergency = four_eyes and registry.rollback_is_emergency(tags)
@@ -40,16 +51,16 @@ def rollback(model: str, *, approver: str, reason: str, to_version: str | int | 
                 "action": "requested", "kind": "rollback", "model": model, "version": target,
                 "run_id": registry.version_run(client, model, target) or None,
                 "requester": approver, "reason": reason, "at": at, "champion": current,
-                **who}, champion=current, tail=tail)
+                **who.fields()}, champion=current, tail=tail)
             return {**entry, "request_id": f"{model}/{entry['seq']}"}
         registry.still_held(lease, model)
         return _move(client, model, target, current, tail, {
-            "approver": approver, "reason": reason, "at": at, **who,
+            "approver": approver, "reason": reason, "at": at, **who.fields(),
             **({"emergency": True} if emergency else {})})
 
 
 def apply_rollback(client: MlflowClient, model: str, request: dict[str, Any], approver: str,
-                   reason: str, who: dict[str, Any], *, request_id: str) -> PromotionRecord:
+                   reason: str, who: Actor, *, request_id: str) -> PromotionRecord:
     """The approved rollback request: the champion must still be the one it expected."""
     with registry.promotion_lock(client, model) as lease:
         registry.pending_request(client, request_id)  # not decided meanwhile
@@ -65,27 +76,35 @@ def apply_rollback(client: MlflowClient, model: str, request: dict[str, Any], ap
         at = now()
         _move(client, model, target, current, tail, {
             "approver": approver, "reason": reason, "at": at, "requester": request["requester"],
-            "request": request_id, **who})
+            "request": request_id, **who.fields()})
     return PromotionRecord(model, target, current, registry.CHAMPION,
                            str(request.get("run_id") or ""), approver, reason, at, [],
                            {"rollback": True, "requester": request["requester"],
-                            "request": request_id, **who})
+                            "request": request_id, **who.fields()})
 
 
-def unlock(model: str, *, approver: str, reason: str,
-           authenticated_user: str | None = None) -> dict[str, Any]:
+def unlock(model: str, *, reason: str, approver: str | None = None) -> dict[str, Any]:
     """Clear the promotion lock a crashed process left (one still heart-beating is refused),
     recorded in the history with the holder it cleared."""
+    from workbench.governance import remote
+
+    server = remote.governing_server()
+    if server is not None:
+        return server.unlock(model, approver=approver, reason=reason)
     from workbench.tracking.store import tracking_client
 
-    who = actor(approver, reason, authenticated_user, "an unlock")
-    client = tracking_client()
+    return unlock_as(tracking_client(), local_actor(approver, reason, "an unlock"), model,
+                     reason=reason)
+
+
+def unlock_as(client: MlflowClient, who: Actor, model: str, *, reason: str) -> dict[str, Any]:
+    approver = who.name
     registry.model_tags(client, model)
     lease, info = registry.break_lock(client, model)
     try:
         return registry.append_history(client, model, {
             "action": "unlocked", "model": model, "approver": approver, "reason": reason,
-            "at": now(), **who, "holder": info.holder,
+            "at": now(), **who.fields(), "holder": info.holder,
             "last_heartbeat_s": round(info.age_s, 1)},
             champion=registry.champion_version(client, model))
     finally:

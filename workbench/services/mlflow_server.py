@@ -1,5 +1,6 @@
 """The MLflow tracking server of the services: on PostgreSQL, artifacts proxied by the server
-(`--serve-artifacts`), MLflow's basic auth on with an admin whose password we generated."""
+(`--serve-artifacts`), served as the `workbench` app (MLflow's basic auth, with an admin whose
+password we generated, plus workbench governance: workbench.governance.server)."""
 
 from __future__ import annotations
 
@@ -31,17 +32,22 @@ def auth_config(path: Path, auth_db_uri: str, password: str) -> Path:
 
 
 def command(port: int, artifacts: str, workers: int = 2) -> list[str]:
-    return [sys.executable, "-m", "mlflow", "server", "--app-name", "basic-auth",
+    return [sys.executable, "-m", "mlflow", "server", "--app-name", "workbench",
             "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
             "--serve-artifacts", "--artifacts-destination", artifacts]
 
 
-def environment(backend_uri: str, pg_password: str, auth_ini: Path,
-                secret_key: str) -> dict[str, str]:
+def environment(backend_uri: str, pg_password: str, auth_ini: Path, secret_key: str,
+                history_key: str, data_roots: str) -> dict[str, str]:
     """The server's environment: the store and secrets by variable, never on its command
-    line (where `ps` shows them to every user)."""
+    line (where `ps` shows them to every user). The history key lives here only: no client
+    environment carries it. `data_roots`: where data gates may read files."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "WORKBENCH_"))}
+    if os.environ.get("WORKBENCH_ALERTS"):  # the team's channels (workbench.governance.alerts)
+        env["WORKBENCH_ALERTS"] = os.environ["WORKBENCH_ALERTS"]
     env.update({
+        "WORKBENCH_HISTORY_KEY": history_key,
+        "WORKBENCH_DATA_ROOTS": data_roots,
         "MLFLOW_BACKEND_STORE_URI": backend_uri,
         "PGPASSWORD": pg_password,
         "MLFLOW_AUTH_CONFIG_PATH": str(auth_ini),

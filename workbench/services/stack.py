@@ -11,7 +11,7 @@ import os
 import secrets
 import signal
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,7 +77,7 @@ def _credentials(lay: Layout) -> dict[str, str]:
     creds = _read(lay.credentials)
     fresh = {"postgres_password": secrets.token_urlsafe(18),
              "mlflow_user": mlflow_server.ADMIN, "mlflow_password": secrets.token_urlsafe(18),
-             "secret_key": secrets.token_hex(24)}
+             "secret_key": secrets.token_hex(24), "history_key": secrets.token_hex(32)}
     if not all(k in creds for k in fresh):
         creds = {**fresh, **creds}
         _write(lay.credentials, creds, private=True)
@@ -141,14 +141,20 @@ def _postgres_base(state: Mapping[str, Any], creds: Mapping[str, str]) -> tuple[
 # --- up --------------------------------------------------------------------------------------
 
 def up(*, workers: int = 2, postgres_uri: str | None = None,
-       ports: Mapping[str, int | None] | None = None,
+       ports: Mapping[str, int | None] | None = None, data_roots: Sequence[str] = (),
        say: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
-    """Start what is not running; {"env", "services", "started"}."""
+    """Start what is not running; {"env", "services", "started"}. `data_roots`: the folders
+    whose files the tracking server may read for data gates (default: the project root)."""
     if workers < 1:
         raise ServiceError(f"--workers {workers}: give at least 1 worker")
     lay = layout()
     with _locked(lay):
         state = _read(lay.state)
+        if data_roots or "data_roots" not in state:
+            from workbench.config import project_root
+
+            state["data_roots"] = [str(Path(r).resolve()) for r in data_roots] or \
+                [str(project_root())]
         creds = _credentials(lay)
         if postgres_uri:
             creds["postgres_uri"] = postgres_uri
@@ -251,7 +257,8 @@ def _up_mlflow(lay: Layout, state: dict[str, Any], creds: dict[str, str]) -> Non
     auth = mlflow_server.auth_config(lay.auth_ini, postgres.with_database(base, "mlflow_auth"),
                                      creds["mlflow_password"])
     env = mlflow_server.environment(postgres.with_database(base, "mlflow"), password, auth,
-                                    creds["secret_key"])
+                                    creds["secret_key"], creds["history_key"],
+                                    os.pathsep.join(state.get("data_roots", [])))
     lay.artifacts.mkdir(exist_ok=True)
     pid = procs.start(mlflow_server.command(port, lay.artifacts.as_uri()), lay.log("mlflow"),
                       env, lay.root)

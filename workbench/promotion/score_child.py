@@ -1,0 +1,88 @@
+"""Score a model in a child process: how a governing tracking server runs a beat-the-champion
+gate without unpickling anyone's model inside itself. The parent copies the model's files and
+the evaluation rows to a private temp folder; the child, started with none of the server's
+secrets in its environment (history key, database and auth settings), loads the model from
+there, scores it and prints one JSON line. `python -m workbench.promotion.score_child JOB`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from workbench.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TIMEOUT_S = 600.0
+SECRETS = ("WORKBENCH_HISTORY_KEY", "MLFLOW_AUTH_CONFIG_PATH", "MLFLOW_FLASK_SERVER_SECRET_KEY",
+           "PGPASSWORD", "MLFLOW_BACKEND_STORE_URI", "MLFLOW_TRACKING_URI",
+           "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_USERNAME")
+
+
+def child_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items()
+            if k not in SECRETS and not k.startswith(("_MLFLOW_", "PG"))}
+
+
+def score_elsewhere(uri: str, frame: pd.DataFrame, target: str, name: str) -> float:
+    import mlflow
+
+    from workbench.promotion import registry
+
+    with tempfile.TemporaryDirectory(prefix="wb-score-") as scratch:
+        os.chmod(scratch, 0o700)
+        with registry.quiet_downloads():
+            try:  # files only: nothing is unpickled here
+                local = mlflow.artifacts.download_artifacts(artifact_uri=uri,
+                                                            dst_path=f"{scratch}/model")
+            except Exception as exc:
+                raise ConfigError(f"cannot read the model {uri} to score it "
+                                  f"({str(exc).splitlines()[0][:200]})") from None
+        rows = Path(scratch) / "rows.parquet"
+        frame.to_parquet(rows)
+        job = Path(scratch) / "job.json"
+        job.write_text(json.dumps({"model": local, "rows": str(rows), "target": target,
+                                   "score": name, "uri": uri}))
+        try:
+            done = subprocess.run([sys.executable, "-m", __name__, str(job)], text=True,
+                                  capture_output=True, timeout=TIMEOUT_S, cwd=scratch,
+                                  env=child_environment())
+        except subprocess.TimeoutExpired:
+            raise ConfigError(f"scoring the model {uri} took over {TIMEOUT_S:.0f}s; "
+                              "nothing was moved") from None
+    lines = done.stdout.strip().splitlines()
+    try:
+        answer = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        answer = {}
+    if "score" in answer:
+        return float(answer["score"])
+    why = answer.get("error") or (done.stderr.strip().splitlines() or ["no answer"])[-1]
+    raise ConfigError(str(why)[:400])
+
+
+def main(job_path: str) -> None:
+    import pandas as pd
+
+    from workbench.promotion import registry
+    from workbench.promotion.evaluation import score_frame
+
+    job = json.loads(Path(job_path).read_text())
+    try:
+        model = registry.load_model(job["model"])
+        value = score_frame(model, pd.read_parquet(job["rows"]), job["target"], job["score"],
+                            job["uri"])
+    except ConfigError as exc:
+        print(json.dumps({"error": str(exc).replace(job["model"], job["uri"])}))
+        return
+    print(json.dumps({"score": value}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
