@@ -1,11 +1,18 @@
-"""`panel serve` with our page for unknown routes (run as `python -m workbench_apps.serve`,
-with `panel serve`'s arguments; `workbench dashboard` does).
+"""`panel serve` with our page for unknown routes and our password logins (run as
+`python -m workbench_apps.serve`, with `panel serve`'s arguments and `--users-file PATH` or
+`--tracking-server-logins`; `workbench dashboard` does).
 
 Tornado answers a route no app or Panel handler matches with its `default_handler_class`; a
 bare 404 there tells a reviewer nothing. Ours links the apps, and like every page it needs a
 login: a GET without one goes to the login page, anything else is refused (403). The handler
 is set through `customize_kwargs`, Panel's hook for subclasses, rather than as a route, which
-would sit before (and shadow) Panel's own login routes.
+would sit before (and shadow) Panel's own login routes. The login provider is set there too
+(`auth.PasswordLogins`): Panel's own basic auth checks a fixed list and forgets the
+password, which a decision on the tracking server needs.
+
+Panel's `pn.state.user` answers "guest" whenever a session's request carried an unsigned
+`is_guest` cookie, before it looks at the signed login (panel/io/state.py, `_state.user`):
+sessions never get that cookie here, and the apps read the signed cookie (`session.py`).
 """
 
 from __future__ import annotations
@@ -14,11 +21,14 @@ import argparse
 import sys
 from html import escape
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
 from panel.command.serve import Serve
 from tornado.web import HTTPError, RequestHandler
+
+from workbench_apps.auth import Check, PasswordLogins, tracking_server_check, users_check
 
 
 class NotFoundPage(RequestHandler):
@@ -63,14 +73,37 @@ def not_found_html(path: str, user: str) -> str:
 class WorkbenchServe(Serve):
     def customize_kwargs(self, args: argparse.Namespace, server_kwargs: dict[str, Any]
                          ) -> dict[str, Any]:
-        kwargs = super().customize_kwargs(args, server_kwargs)
+        kwargs = dict(super().customize_kwargs(args, server_kwargs))
         kwargs["default_handler_class"] = NotFoundPage  # a tornado Application setting
-        return dict(kwargs)
+        kwargs["exclude_cookies"] = ["is_guest"]  # never in a session (see the docstring)
+        check = login_check(args)
+        if check is not None:
+            if not kwargs.get("cookie_secret"):
+                raise ValueError("password logins need PANEL_COOKIE_SECRET to sign cookies")
+            pages = files("workbench_apps") / "pages"
+            kwargs["auth_provider"] = PasswordLogins(
+                check, login_template=str(pages / "login.html"),
+                logout_template=args.logout_template or str(pages / "logout.html"))
+        return kwargs
+
+
+def login_check(args: argparse.Namespace) -> Check | None:
+    """How a typed login is checked: by the tracking server, against the users file, or
+    neither (an OAuth provider logs people in)."""
+    if args.tracking_server_logins:
+        return tracking_server_check
+    if args.users_file:
+        return users_check(Path(args.users_file))
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workbench_apps.serve")
     command = WorkbenchServe(parser=parser)
+    logins = parser.add_mutually_exclusive_group()
+    logins.add_argument("--users-file", help="JSON {user: password}, mode 0600")
+    logins.add_argument("--tracking-server-logins", action="store_true",
+                        help="check logins against the tracking server (MLflow basic auth)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     done = command.invoke(args)
     return 1 if done is False else 0

@@ -1,5 +1,10 @@
 """What every served app reads from the browser session: who is signed in, and the model a
-link asked for (`/drift?model=NAME`, as the cockpit links)."""
+link asked for (`/drift?model=NAME`, as the cockpit links).
+
+Who is signed in comes from Panel's signed `user` cookie, never from `pn.state.user`: that
+answers "guest" to any request carrying an unsigned `is_guest` cookie, before it looks at the
+signed one (panel/io/state.py, `_state.user`).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,39 @@ from typing import Any
 
 import panel as pn
 
+from workbench_apps.identity import LOGIN_COOKIE, PASSWORDS, SignedIn
 
-def signed_in() -> pn.pane.HTML:
+
+def signed_user() -> str | None:
+    """The login of this session, from its signed cookie (None: none, or a forged one)."""
+    return _signed_cookie("user")
+
+
+def signed_in() -> SignedIn:
+    """Who acts in this session, with the password this server holds for the login when it
+    checked one (password logins); OAuth logins hold none."""
+    user = signed_user()
+    if user is None or not PASSWORDS.checked:
+        return SignedIn(user)
+    password = PASSWORDS.password(_signed_cookie(LOGIN_COOKIE), user)
+    return SignedIn(user, password, forgotten=password is None)
+
+
+def _signed_cookie(name: str) -> str | None:
+    from panel.config import config
+    from tornado.web import decode_signed_value
+
+    raw = pn.state.cookies.get(name)
+    if not raw or not config.cookie_secret:
+        return None
+    value = decode_signed_value(config.cookie_secret, name, raw,
+                                max_age_days=config.oauth_expiry)
+    return value.decode("utf-8") if value else None
+
+
+def signed_in_line() -> pn.pane.HTML:
     """The sidebar's "Signed in as USER" line (the name escaped: it came from a login)."""
-    return pn.pane.HTML(f"<p>Signed in as <strong>{escape(str(pn.state.user or '?'))}</strong>"
+    return pn.pane.HTML(f"<p>Signed in as <strong>{escape(signed_user() or '?')}</strong>"
                         '</p><p><a href="/">All apps</a></p>')
 
 
@@ -50,7 +84,7 @@ def app_template(title: str, main: pn.viewable.Viewable, *,
     """A served app's page: `main`, the sidebar with who is signed in, a first read once the
     page has loaded, and (`every`: callback, period in ms) a periodic one while it is open."""
     template = pn.template.BootstrapTemplate(title=f"Workbench: {title}")
-    template.sidebar.extend([*sidebar, signed_in()])
+    template.sidebar.extend([*sidebar, signed_in_line()])
     template.main.append(main)
     if onload is not None:
         pn.state.onload(onload)

@@ -61,6 +61,8 @@ _EXPORTS = {
     "dossier": "workbench.promotion.dossier",
     "approve": "workbench.promotion.promote",
     "decline": "workbench.promotion.promote",
+    "policy": "workbench.governance.actions",
+    "adopt": "workbench.governance.actions",
     "monitor": "workbench.retraining",
     "log_evaluation_data": "workbench.tracking.datasets",
     "experiments": "workbench.runs",
@@ -88,6 +90,7 @@ __all__ = [
     "UnreachableError",
     "ValidationResult",
     "WorkbenchError",
+    "adopt",
     "approve",
     "apps",
     "champion",
@@ -115,6 +118,7 @@ __all__ = [
     "pending",
     "performance_drift",
     "pipeline",
+    "policy",
     "promote",
     "randint",
     "rollback",
@@ -143,6 +147,7 @@ if TYPE_CHECKING:
         UnreachableError,
         WorkbenchError,
     )
+    from workbench.governance.actions import adopt, policy
     from workbench.monitoring.api import drift
     from workbench.monitoring.history import (
         drift_history,

@@ -17,7 +17,13 @@ import panel as pn
 from workbench.config import project_root
 from workbench.errors import WorkbenchError
 from workbench_apps.drift import data_store, views
-from workbench_apps.session import ModelPage, app_template, pick_from_url, unreadable
+from workbench_apps.session import (
+    ModelPage,
+    app_template,
+    pick_from_url,
+    signed_user,
+    unreadable,
+)
 
 LOADING = "<p><em>Loading Evidently's report...</em></p>"
 
@@ -83,7 +89,7 @@ class DriftPage(ModelPage):
             return
         self.form_status.object = "<p><em>Checking...</em></p>"
         outcome = await asyncio.to_thread(data_store.check, model, path, self.root,
-                                          user=pn.state.user)
+                                          user=signed_user())
         if outcome.ok:
             await self.refresh()
         self.form_status.object = views.banner(outcome.ok, outcome.message)

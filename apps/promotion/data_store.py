@@ -1,7 +1,9 @@
 """What the promotion dashboard shows and does, through the workbench API (no panel here).
 
-Every decision is taken as the logged-in user, passed both as the approver and as the
-authenticated identity: four-eyes then compares logins, never a typed name.
+Every decision is taken as the signed-in person (`SignedIn`): their login is the approver,
+and the calls run inside `acting_as` their own tracking-server login when the dashboard holds
+its password, so a governing server verifies the same person (on the embedded store the
+dashboard's login is the name recorded). Four-eyes then compares logins, never a typed name.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 import workbench as wb
+from workbench_apps.identity import SignedIn
 
 
 @dataclass(frozen=True)
@@ -38,35 +41,33 @@ def summary(model: str) -> dict[str, Any]:
             "history": history_frame(entries)}
 
 
-def decide(request_id: str, decision: str, *, user: str | None, reason: str) -> Outcome:
-    """Approve or decline pending request `request_id` ("MODEL/SEQ") as `user`."""
-    refused = _refuse(user, reason)
+def decide(request_id: str, decision: str, *, who: SignedIn, reason: str) -> Outcome:
+    """Approve or decline pending request `request_id` ("MODEL/SEQ") as `who`."""
+    if decision not in ("approve", "decline"):
+        raise ValueError(f"decision is approve or decline, not {decision!r}")
+    refused = _refuse(who, reason)
     if refused:
         return refused
-    assert user is not None
     try:
-        if decision == "approve":
-            record = wb.approve(request_id, approver=user, reason=reason,
-                                authenticated_user=user)
-            return Outcome(True, f"approved {request_id}: {record.model} v{record.version} is "
-                                 "the champion")
-        if decision == "decline":
-            wb.decline(request_id, approver=user, reason=reason, authenticated_user=user)
+        with who.acting():
+            if decision == "approve":
+                record = wb.approve(request_id, reason=reason, approver=who.user)
+                return Outcome(True, f"approved {request_id}: {record.model} v{record.version} "
+                                     "is the champion")
+            wb.decline(request_id, reason=reason, approver=who.user)
             return Outcome(True, f"declined {request_id}")
     except wb.WorkbenchError as exc:
         return Outcome(False, _first_line(exc))
-    raise ValueError(f"decision is approve or decline, not {decision!r}")
 
 
-def roll_back(model: str, to_version: str, *, user: str | None, reason: str) -> Outcome:
-    """Move `model`'s champion back to `to_version` as `user` (a request under four-eyes)."""
-    refused = _refuse(user, reason)
+def roll_back(model: str, to_version: str, *, who: SignedIn, reason: str) -> Outcome:
+    """Move `model`'s champion back to `to_version` as `who` (a request under four-eyes)."""
+    refused = _refuse(who, reason)
     if refused:
         return refused
-    assert user is not None
     try:
-        entry = wb.rollback(model, approver=user, reason=reason, to_version=to_version,
-                            authenticated_user=user)
+        with who.acting():
+            entry = wb.rollback(model, reason=reason, approver=who.user, to_version=to_version)
     except wb.WorkbenchError as exc:
         return Outcome(False, _first_line(exc))
     if entry.get("action") == "requested":
@@ -102,10 +103,10 @@ def history_frame(entries: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def _refuse(user: str | None, reason: str) -> Outcome | None:
-    if not user:
-        return Outcome(False, "no logged-in user: log in again, decisions are recorded with "
-                              "the login")
+def _refuse(who: SignedIn, reason: str) -> Outcome | None:
+    said = who.refusal()
+    if said:
+        return Outcome(False, said)
     if not reason.strip():
         return Outcome(False, "write a reason first: the history records why")
     return None

@@ -1,5 +1,6 @@
 """The promotion dashboard: pick a model, see its champion, pending requests and history, and
-decide: approve or decline a request, roll the champion back, as the logged-in user.
+decide: approve or decline a request, roll the champion back, as the signed-in person (with
+their own tracking-server login where the dashboard checked it there).
 
 Served by `workbench dashboard` at /promotion (`panel serve apps/promotion`: a directory app).
 Store calls run in a thread (`asyncio.to_thread`): the server's event loop never waits on them.
@@ -12,7 +13,13 @@ import asyncio
 import panel as pn
 
 from workbench_apps.promotion import data_store, views
-from workbench_apps.session import ModelPage, app_template, pick_from_url, unreadable
+from workbench_apps.session import (
+    ModelPage,
+    app_template,
+    pick_from_url,
+    signed_in,
+    unreadable,
+)
 
 
 class PromotionPage(ModelPage):
@@ -47,13 +54,13 @@ class PromotionPage(ModelPage):
 
     async def decide(self, request_id: str, decision: str, reason: str) -> bool:
         outcome = await asyncio.to_thread(data_store.decide, request_id, decision,
-                                          user=pn.state.user, reason=reason)
+                                          who=signed_in(), reason=reason)
         return await self._show(outcome)
 
     async def roll_back(self, to_version: str, reason: str) -> bool:
         model = str(self.choice.value)
         outcome = await asyncio.to_thread(data_store.roll_back, model, to_version,
-                                          user=pn.state.user, reason=reason)
+                                          who=signed_in(), reason=reason)
         return await self._show(outcome)
 
     async def _show(self, outcome: data_store.Outcome) -> bool:

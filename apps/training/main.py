@@ -20,7 +20,7 @@ import panel as pn
 
 from workbench.config import project_root
 from workbench.errors import WorkbenchError
-from workbench_apps.session import app_template
+from workbench_apps.session import app_template, signed_user
 from workbench_apps.training import data_store, views
 
 REFRESH_MS = 1500
@@ -99,7 +99,7 @@ class TrainingPage:
                 sweep_space=self.space.value_input or self.space.value or "",
                 metric=self.metric.value, mode=self.mode.value,
                 n_trials=self.trials.value or None, workers=self.workers.value or 1,
-                user=pn.state.user)
+                user=signed_user())
         finally:
             self.go.loading = False
         self.said.object = views.banner(outcome.ok, outcome.message)

@@ -80,8 +80,8 @@ def oauth_provider() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 
 def test_oauth_needs_its_client_id_and_excludes_passwords(tmp_path: Path) -> None:
-    both = workbench("dashboard", "--oauth-provider", "github", "--basic-auth", "a:b",
-                     home=tmp_path / "wb", cwd=tmp_path)
+    both = workbench("dashboard", "--oauth-provider", "github", home=tmp_path / "wb",
+                     cwd=tmp_path, env={"WORKBENCH_DASHBOARD_USERS": "a:b"})
     assert both.returncode == 1 and "not both" in both.stderr
     bare = workbench("dashboard", "--oauth-provider", "github", home=tmp_path / "wb",
                      cwd=tmp_path, env={"PANEL_OAUTH_KEY": ""})

@@ -1,6 +1,6 @@
-"""Deciding in `/promotion`: approve and decline as the logged-in user, four-eyes between
-logins, a rollback only after a confirmation that names both versions; refusals are one line
-on the page and move nothing."""
+"""Deciding in `/promotion`: approve and decline as the signed-in user (a restarted dashboard
+that no longer holds the login refuses), four-eyes between logins, a rollback only after a
+confirmation that names both versions; refusals are one line on the page and move nothing."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from tests.cli.test_lab import free_port, service_env
 from tests.helpers import wait_for
 from tests.promotion.test_promote import trained
 from workbench.promotion.registry import FOUR_EYES_TAG
+from workbench_apps.identity import SignedIn
 from workbench_apps.promotion import data_store
 
 
@@ -27,18 +28,26 @@ def test_decisions_are_taken_as_the_user_and_refusals_move_nothing(
         tracking: MlflowClient) -> None:
     wb.promote("loans", run_id=trained(0.7), approver="ana", reason="v1")
     wb.promote("loans", run_id=trained(0.9), approver="ana", reason="v2", four_eyes=True)
-    assert not data_store.decide("loans/2", "approve", user=None, reason="ok").ok
-    assert data_store.decide("loans/2", "approve", user="bo", reason=" ").message == \
+    assert not data_store.decide("loans/2", "approve", who=SignedIn(None), reason="ok").ok
+    assert data_store.decide("loans/2", "approve", who=SignedIn("bo"), reason=" ").message == \
         "write a reason first: the history records why"
-    own = data_store.decide("loans/2", "approve", user=" ANA ", reason="mine")
+    own = data_store.decide("loans/2", "approve", who=SignedIn(" ANA "), reason="mine")
     assert not own.ok and own.message.startswith("four-eyes policy"), own
+    restarted = data_store.decide("loans/2", "approve", who=SignedIn("bo", forgotten=True),
+                                  reason="checked")  # a login this process no longer holds
+    assert restarted == data_store.Outcome(
+        False, "sign in again: the dashboard restarted and holds no login for bo")
+    assert not data_store.roll_back("loans", "1", who=SignedIn("bo", forgotten=True),
+                                    reason="back").ok
     assert wb.champion("loans") == "1" and [e["seq"] for e in wb.pending("loans")] == [2]
-    done = data_store.decide("loans/2", "approve", user="bo", reason="checked")
+    done = data_store.decide("loans/2", "approve", who=SignedIn("bo", "pa55"),
+                             reason="checked")
     assert done == data_store.Outcome(True, "approved loans/2: loans v2 is the champion")
-    again = data_store.decide("loans/2", "decline", user="cy", reason="late")
+    again = data_store.decide("loans/2", "decline", who=SignedIn("cy"), reason="late")
     assert not again.ok and "already decided" in again.message
     decided = wb.history("loans")[-1]
-    assert (decided["approver"], decided["authenticated"]) == ("bo", "bo")
+    # the embedded store: the dashboard's login is the name, and no server verified it
+    assert (decided["approver"], decided["authenticated"]) == ("bo", None)
     assert data_store.summary("loans")["rollback_to"] == "1"
 
 
@@ -46,11 +55,11 @@ def start_dashboard(home: Path, tmp_path: Path, cwd: Path | None = None,
                     env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """`workbench dashboard` for ana and bo, run from `cwd` (its project); waits until up."""
     port = free_port()
-    env = {**service_env(), "WORKBENCH_HOME": str(home), **(env or {})}
+    env = {**service_env(), "WORKBENCH_HOME": str(home),
+           "WORKBENCH_DASHBOARD_USERS": "ana:s3cret,bo:pa55", **(env or {})}
     with (tmp_path / "dashboard.log").open("w") as sink:
         server = subprocess.Popen(
-            [str(Path(sys.executable).with_name("workbench")), "dashboard", "--port", str(port),
-             "--basic-auth", "ana:s3cret", "--basic-auth", "bo:pa55"],
+            [str(Path(sys.executable).with_name("workbench")), "dashboard", "--port", str(port)],
             cwd=cwd or tmp_path, env=env, stdout=sink, stderr=sink)
     base = f"http://127.0.0.1:{port}"
 
@@ -160,8 +169,8 @@ def test_two_people_approve_decline_and_roll_back_in_the_browser(
         assert wb.champion("credit") == "1"
         decisions = [(e["action"], e.get("approver"), e.get("authenticated"))
                      for e in wb.history("credit") if e.get("request")]
-        assert decisions == [("declined", "bo", "bo"), ("promoted", "bo", "bo"),
-                             ("rollback", "ana", "ana")], decisions
+        assert decisions == [("declined", "bo", None), ("promoted", "bo", None),
+                             ("rollback", "ana", None)], decisions  # embedded: unverified
         assert wb.verify_history("credit").ok
     finally:
         server.send_signal(signal.SIGTERM)

@@ -59,11 +59,12 @@ def test_markup_in_names_reasons_and_identities_is_shown_as_text(
                four_eyes=True)
     port = free_port()
     env = {**service_env(), "WORKBENCH_HOME": str(wb_home),
-           "WORKBENCH_COOKIE_SECRET": "cookie-secret-value-123"}
+           "WORKBENCH_COOKIE_SECRET": "cookie-secret-value-123",
+           "WORKBENCH_DASHBOARD_USERS": "ana:s3cret"}
     with (tmp_path / "dashboard.log").open("w") as sink:
         server = subprocess.Popen(
-            [str(Path(sys.executable).with_name("workbench")), "dashboard", "--port", str(port),
-             "--basic-auth", "ana:s3cret"], cwd=tmp_path, env=env, stdout=sink, stderr=sink)
+            [str(Path(sys.executable).with_name("workbench")), "dashboard", "--port", str(port)],
+            cwd=tmp_path, env=env, stdout=sink, stderr=sink)
     try:
         with browser_page() as page:
             _login(page, f"http://127.0.0.1:{port}", server, tmp_path / "dashboard.log")
@@ -82,7 +83,8 @@ def test_markup_in_names_reasons_and_identities_is_shown_as_text(
             assert page.evaluate("document.querySelectorAll('img[src=x], svg[onload]').length") == 0
         lines = [" ".join(p.cmdline()) for p in
                  [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]]
-        assert not [line for line in lines if "cookie-secret" in line], lines  # login worked
+        assert not [line for line in lines if "cookie-secret" in line or "s3cret" in line], \
+            lines  # the login worked, and neither its password nor the secret is on argv
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
@@ -111,13 +113,16 @@ def test_dashboard_needs_a_login_shows_the_model_and_runs_the_scheduler(
     wb.promote("credit", run_id=trained(0.9), approver="ana", reason="v2", four_eyes=True)
     project = scheduled_project(tmp_path / "project")
     port = free_port()
+    users = tmp_path / "users.txt"
+    users.touch(mode=0o600)
+    users.write_text("# who may log in\nana:s3cret\n")
     env = service_env()
     env["WORKBENCH_HOME"] = str(wb_home)
     log = tmp_path / "dashboard.log"
     with log.open("w") as sink:
         server = subprocess.Popen(
             [str(Path(sys.executable).with_name("workbench")), "dashboard", "--scheduler",
-             "--port", str(port), "--basic-auth", "ana:s3cret"],
+             "--port", str(port), "--users-file", str(users)],
             cwd=project, env=env, stdout=sink, stderr=sink)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -163,15 +168,14 @@ def test_dashboard_needs_a_login_shows_the_model_and_runs_the_scheduler(
 def test_a_malformed_login_is_refused_before_anything_starts(tmp_path: Path) -> None:
     from tests.cli.test_cli import workbench
 
-    done = workbench("dashboard", "--basic-auth", "ana", home=tmp_path / "wb", cwd=tmp_path,
-                     timeout=60)
-    assert done.returncode == 1
-    assert done.stderr == "error: --basic-auth takes USER:PASSWORD, e.g. --basic-auth " \
-                          "ana:s3cret (repeat it for more people)\n"
-    twice = workbench("dashboard", "--basic-auth", "ana:a", "--basic-auth", "ana:b",
-                      home=tmp_path / "wb", cwd=tmp_path, timeout=60)
+    done = workbench("dashboard", home=tmp_path / "wb", cwd=tmp_path, timeout=60,
+                     env={"WORKBENCH_DASHBOARD_USERS": "ana:s3cret,bo"})
+    assert (done.returncode, done.stderr) == (1, "error: WORKBENCH_DASHBOARD_USERS: entry 2 is "
+                                                 "not user:password (e.g. ana:s3cret)\n")
+    twice = workbench("dashboard", home=tmp_path / "wb", cwd=tmp_path, timeout=60,
+                      env={"WORKBENCH_DASHBOARD_USERS": "ana:a,ana:b"})
     assert (twice.returncode, twice.stderr) == \
-        (1, "error: --basic-auth names 'ana' twice; give each person once\n")
+        (1, "error: WORKBENCH_DASHBOARD_USERS names 'ana' twice; give each person once\n")
 
 
 def test_runs_link_to_the_mlflow_ui_when_there_is_one(monkeypatch: pytest.MonkeyPatch) -> None:

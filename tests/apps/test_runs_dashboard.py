@@ -28,12 +28,13 @@ def test_runs_page_lists_the_run_and_shows_markup_as_text(wb_home: Path, tmp_pat
                      params=[Param("note", MARKUP)])
     client.set_terminated(run.info.run_id)
     port = free_port()
-    env = {**service_env(), "WORKBENCH_HOME": str(wb_home)}
+    env = {**service_env(), "WORKBENCH_HOME": str(wb_home),
+           "WORKBENCH_DASHBOARD_USERS": "ana:s3cret"}
     log = tmp_path / "dashboard.log"
     with log.open("w") as sink:
         server = subprocess.Popen(
-            [str(Path(sys.executable).with_name("workbench")), "dashboard", "--port", str(port),
-             "--basic-auth", "ana:s3cret"], cwd=tmp_path, env=env, stdout=sink, stderr=sink)
+            [str(Path(sys.executable).with_name("workbench")), "dashboard", "--port", str(port)],
+            cwd=tmp_path, env=env, stdout=sink, stderr=sink)
     try:
         with browser_page() as page:
             _login(page, f"http://127.0.0.1:{port}", server, log)

@@ -205,9 +205,9 @@ def registry(wb_home: Path, lab_root: Path) -> Registry:
 
     notebook(lab_root / "pilot.ipynb", "rows = 10\nscale = 2.0")
     wb.promote("churn", run_id=model_run(0.8), approver="alice", reason="first",
-               root=lab_root, authenticated_user="alice")
+               root=lab_root)
     asked = wb.promote("churn", run_id=model_run(0.85), approver="alice", reason="better",
-                       four_eyes=True, root=lab_root, authenticated_user="alice")
+                       four_eyes=True, root=lab_root)
     return Registry(asked.request_id, model_run(0.9), lab_root)
 
 

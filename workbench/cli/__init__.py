@@ -5,11 +5,20 @@ Each module registers one group of commands on `cli`.
 
 from __future__ import annotations
 
-from workbench.cli import drift, migrate, pipelines, promotion, servers, services, training
+from workbench.cli import (
+    drift,
+    governance,
+    migrate,
+    pipelines,
+    promotion,
+    servers,
+    services,
+    training,
+)
 from workbench.cli.base import cli
 
-__all__ = ["cli", "drift", "main", "migrate", "pipelines", "promotion", "servers", "services",
-           "training"]
+__all__ = ["cli", "drift", "governance", "main", "migrate", "pipelines", "promotion", "servers",
+           "services", "training"]
 
 
 def main() -> None:

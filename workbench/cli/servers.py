@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -63,11 +64,12 @@ def lab(port: int, address: str, with_scheduler: bool, no_browser: bool, allow_r
 @click.option("--port", type=int, default=5006, show_default=True)
 @click.option("--address", default="127.0.0.1", show_default=True,
               help="interface to bind; the login is required either way")
-@click.option("--basic-auth", multiple=True, help="USER:PASSWORD for a login, repeated for "
-              "each person (default: user 'workbench' and a generated password, printed)")
-@click.option("--cookie-secret", default=None, envvar="WORKBENCH_COOKIE_SECRET",
-              help="signs login cookies (default: random; env WORKBENCH_COOKIE_SECRET keeps it "
-              "off the command line)")
+@click.option("--users-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="logins when the tracking store checks none (the embedded store): JSON "
+              "{user: password} or user:password lines, mode 0600; or set "
+              "WORKBENCH_DASHBOARD_USERS=user:password,... (default: user 'workbench' and a "
+              "generated password, printed). A tracking server with basic auth checks "
+              "logins itself: people sign in with their tracking-server login")
 @click.option("--oauth-provider", default=None, help="log in with Panel's OAuth provider "
               "(github, google, azure, okta, gitlab, auth0, generic, ...) instead of "
               "passwords; its client id and secret come from PANEL_OAUTH_KEY and "
@@ -75,14 +77,25 @@ def lab(port: int, address: str, with_scheduler: bool, no_browser: bool, allow_r
               "PANEL_OAUTH_TOKEN_URL and PANEL_OAUTH_USER_URL")
 @click.option("--scheduler", "with_scheduler", is_flag=True,
               help="also run `workbench scheduler` for ./pipelines while it serves")
-def dashboard(port: int, address: str, basic_auth: tuple[str, ...],
-              cookie_secret: str | None, oauth_provider: str | None,
-              with_scheduler: bool) -> None:
+# kept only to refuse them: a command line shows its secrets to every local user (`ps`)
+@click.option("--basic-auth", multiple=True, hidden=True)
+@click.option("--cookie-secret", default=None, hidden=True)
+def dashboard(port: int, address: str, users_file: Path | None, oauth_provider: str | None,
+              with_scheduler: bool, basic_auth: tuple[str, ...],
+              cookie_secret: str | None) -> None:
     """Panel dashboards (cockpit, runs, training, drift, promotion) behind a login; actions
-    are recorded with the logged-in user."""
+    are taken as the signed-in person (on a tracking server with basic auth, with their own
+    login). Cookies are signed with WORKBENCH_COOKIE_SECRET (default: random per start)."""
+    from workbench.errors import ConfigError
 
+    if basic_auth:
+        raise ConfigError("--basic-auth puts passwords on the command line, where `ps` shows "
+                          "them: use --users-file PATH (mode 0600) or WORKBENCH_DASHBOARD_USERS")
+    if cookie_secret:
+        raise ConfigError("--cookie-secret puts the secret on the command line, where `ps` "
+                          "shows it: set WORKBENCH_COOKIE_SECRET (or PANEL_COOKIE_SECRET)")
     from workbench.dashboard import dashboard as serve
 
-    sys.exit(serve(project_root(), port=port, address=address, basic_auth=basic_auth,
-                   cookie_secret=cookie_secret, oauth_provider=oauth_provider,
-                   with_scheduler=with_scheduler, say=lambda line: click.echo(line, err=True)))
+    sys.exit(serve(project_root(), port=port, address=address, users_file=users_file,
+                   oauth_provider=oauth_provider, with_scheduler=with_scheduler,
+                   say=lambda line: click.echo(line, err=True)))

@@ -80,6 +80,14 @@ def _gate_items(gates: Mapping[str, Any] | None) -> set[str]:
 _SETTINGS = ("target", "drift_columns", "drift_exclude", "drift_data")
 
 
+def worth_holding(held: Policy, gates: Mapping[str, Any]) -> bool:
+    """Do a spec's gates change what the registry holds? (A spec declaring no gate, for a
+    model that holds none, changes nothing.)"""
+    if held.gates is None:
+        return bool(_gate_items(gates))
+    return canonical(held.gates) != canonical(gates)
+
+
 def relaxes(old: Policy, new: Policy) -> list[str]:
     """What `new` lets through that `old` did not (empty: `new` only tightens, or equals).
     Dropping or changing any gate counts as relaxing, since a weaker threshold is a change."""

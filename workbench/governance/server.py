@@ -210,7 +210,7 @@ def _spec_policy(client: MlflowClient, model: str, gates: Any, user: str) -> Non
     data_access.check_gate_paths(gates)
     held = policy.Policy.from_tags(_tags(client, model))
     wanted = held.updated(gates=gates)
-    if not policy.changed(held, wanted) or policy.relaxes(held, wanted):
+    if not policy.worth_holding(held, gates) or policy.relaxes(held, wanted):
         return  # relaxing takes `workbench policy`, by an admin
     policy.apply(client, model, wanted, Actor(user, user),
                  f"gates declared in {gates.get('source') or 'the pipeline spec'}",

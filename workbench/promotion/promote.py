@@ -197,7 +197,7 @@ def _record_spec_gates(client: MlflowClient, model: str, gates: dict[str, Any],
 
     tags = _tags_or_none(client, model) or {}
     held = policy.Policy.from_tags(tags)
-    if held.gates is not None and policy.canonical(held.gates) == policy.canonical(gates):
+    if not policy.worth_holding(held, gates):
         return
     if registry.is_governed(tags):
         raise ConfigError(f"{model} is governed by a tracking server; change its gates there: "
