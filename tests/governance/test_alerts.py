@@ -364,3 +364,34 @@ def test_a_process_that_exits_at_once_still_delivers(receiver: Receiver, tmp_pat
                           text=True, timeout=20)
     assert done.returncode == 0, done.stderr
     assert [h.path for h in receiver.hits] == ["/exit"]
+
+
+def test_governance_events_reach_the_teams_channel(receiver: Receiver, tmp_path: Path,
+                                                   wb_home: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the record changes, the team hears of it: a four-eyes request waiting, its
+    approval moving the champion, a rollback, each a signed webhook, without slowing them."""
+    import json as json_
+
+    import workbench as wb
+    from tests.promotion.runs import model_run
+    from workbench.governance import alerts
+
+    monkeypatch.setenv("HOOK_KEY", "s3cret")
+    monkeypatch.setenv("WORKBENCH_ALERTS", str(_config(
+        tmp_path, {"kind": "webhook", "url": receiver.url + "/hook", "models": ["credit"],
+                   "secret_env": "HOOK_KEY"})))
+    wb.promote("credit", run_id=model_run(0.7), approver="ana", reason="v1")
+    request = wb.promote("credit", run_id=model_run(0.9), approver="ana", reason="v2 <b>",
+                         four_eyes=True)
+    wb.approve(request.request_id, approver="bo", reason="checked")  # type: ignore[union-attr]
+    wb.rollback("credit", approver="bo", reason="v2 mis-scores")
+    wb.promote("other", run_id=model_run(0.7), approver="ana", reason="not watched")
+    assert alerts.dispatcher().flush(30)
+    events = [json_.loads(hit.body) for hit in receiver.hits]
+    assert [e["event"] for e in events] == ["promoted", "requested", "promoted", "rollback"]
+    assert events[1]["entry"]["request_id"] == request.request_id  # type: ignore[union-attr]
+    assert events[1]["entry"]["reason"] == "v2 <b>"  # the JSON carries it as data
+    for hit in receiver.hits:
+        signature = hmac.new(b"s3cret", hit.body, hashlib.sha256).hexdigest()
+        assert hit.headers["X-Workbench-Signature"] == f"sha256={signature}"

@@ -22,6 +22,8 @@ from workbench.errors import ConfigError, WorkbenchError
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
+    from workbench.promotion.records import Actor
+
 PREFIX = "/api/2.0/workbench/governance"
 
 
@@ -254,55 +256,53 @@ def preview() -> Any:
     return {"gates": [g.to_dict() for g in gates]}
 
 
-def approve() -> Any:
-    from workbench.promotion.promote import approve_as
+def _deciding(body: dict[str, Any], model: str, what: str
+              ) -> tuple[MlflowClient, Actor, str]:
+    """(the store, who decides: the verified login, the reason) for an action on `model`."""
     from workbench.promotion.records import verified_actor
 
-    body, user = _body(), login()
-    reason, request_id = _text(body, "reason"), _text(body, "request_id")
-    _under_rule(store_client(), _request_model(request_id), user)
-    record = approve_as(store_client(), verified_actor(user, _optional(body, "approver"),
-                                                       reason, "a decision"),
-                        request_id, reason)
-    return {"outcome": "promoted", "record": record.to_dict()}
+    user, reason = login(), _text(body, "reason")
+    client = store_client()
+    _under_rule(client, model, user)
+    return client, verified_actor(user, _optional(body, "approver"), reason, what), reason
+
+
+def approve() -> Any:
+    from workbench.promotion.promote import approve_as
+
+    body = _body()
+    request_id = _text(body, "request_id")
+    client, who, reason = _deciding(body, _request_model(request_id), "a decision")
+    return {"outcome": "promoted", "record": approve_as(client, who, request_id,
+                                                        reason).to_dict()}
 
 
 def decline() -> Any:
     from workbench.promotion.promote import decline_as
-    from workbench.promotion.records import verified_actor
 
-    body, user = _body(), login()
-    reason, request_id = _text(body, "reason"), _text(body, "request_id")
-    _under_rule(store_client(), _request_model(request_id), user)
-    entry = decline_as(store_client(), verified_actor(user, _optional(body, "approver"),
-                                                      reason, "a decision"),
-                       request_id, reason)
-    return entry
+    body = _body()
+    request_id = _text(body, "request_id")
+    client, who, reason = _deciding(body, _request_model(request_id), "a decision")
+    return decline_as(client, who, request_id, reason)
 
 
 def rollback() -> Any:
-    from workbench.promotion.records import verified_actor
     from workbench.promotion.rollback import rollback_as
 
-    body, user = _body(), login()
-    reason, model = _text(body, "reason"), _text(body, "model")
-    _under_rule(store_client(), model, user)
-    entry = rollback_as(store_client(), verified_actor(user, _optional(body, "approver"),
-                                                       reason, "a rollback"), model,
-                        reason=reason, to_version=_optional(body, "to_version"))
-    return entry
+    body = _body()
+    model = _text(body, "model")
+    client, who, reason = _deciding(body, model, "a rollback")
+    return rollback_as(client, who, model, reason=reason,
+                       to_version=_optional(body, "to_version"))
 
 
 def unlock() -> Any:
-    from workbench.promotion.records import verified_actor
     from workbench.promotion.rollback import unlock_as
 
-    body, user = _body(), login()
-    reason, model = _text(body, "reason"), _text(body, "model")
-    _under_rule(store_client(), model, user)
-    entry = unlock_as(store_client(), verified_actor(user, _optional(body, "approver"),
-                                                     reason, "an unlock"), model, reason=reason)
-    return entry
+    body = _body()
+    model = _text(body, "model")
+    client, who, reason = _deciding(body, model, "an unlock")
+    return unlock_as(client, who, model, reason=reason)
 
 
 def set_policy() -> Any:
