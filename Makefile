@@ -50,6 +50,7 @@ bench: setup
 	$(PY) benchmarks/bench_drift.py
 	$(PY) benchmarks/bench_lab_api.py
 	$(PY) benchmarks/bench_services.py
+	$(PY) benchmarks/bench_governance.py
 
 clean:
 	rm -rf $(VENV) .workbench $(EXT)/node_modules $(EXT)/lib $(EXT)/workbench_lab/labextension \

@@ -31,10 +31,12 @@ def attempt(fn):
         fn()
     except (WorkbenchError, MlflowException, TypeError) as exc:
         text = str(getattr(exc, "message", "") or exc).strip()
-        print(json.dumps({"refused": type(exc).__name__, "lines": len(text.splitlines()),
-                          "why": text.splitlines()[0] if text else ""}))
-        return
-    print(json.dumps({"done": True}))
+        found = {"refused": type(exc).__name__, "lines": len(text.splitlines()),
+                 "why": text.splitlines()[0] if text else ""}
+    else:
+        found = {"done": True}
+    print(json.dumps(found))
+    return found
 """
 
 MAKE_RUN = """
@@ -159,14 +161,16 @@ GUARDED = {
 def test_nobody_writes_governed_state_around_the_server(team: dict[str, dict[str, str]]
                                                        ) -> None:
     model = four_eyes_model(team, "guarded")
+    attacks = "\n".join(f"tried[{name!r}] = attempt(lambda: {call})"
+                         for name, call in GUARDED.items())
     for person in ("alice", "admin"):  # the admin too: the rule is the server's
-        for attack, call in GUARDED.items():
-            found = act(team[person], f"c = MlflowClient(); m = sys.argv[1]\n"
-                                      f"attempt(lambda: {call})", model)
-            refused(found, f"{model} is governed by workbench: no login may")
-            assert "workbench promote" in found["why"] or "workbench rollback" in found[
-                "why"] or "workbench policy" in found["why"] or "use nothing" in found["why"], \
-                attack  # each refusal names what to use instead
+        found = act(team[person], "c = MlflowClient(); m = sys.argv[1]; tried = {}\n"
+                                  f"{attacks}\nprint(json.dumps(tried))", model)
+        assert set(found) == set(GUARDED)
+        for attack, answer in found.items():
+            refused(answer, f"{model} is governed by workbench: no login may")
+            assert any(f"workbench {verb}" in answer["why"] for verb in (
+                "promote", "rollback", "policy")) or "use nothing" in answer["why"], attack
     state = act(team["bob"], "m = sys.argv[1]; c = MlflowClient()\n"
                              "print(json.dumps({'champion': wb.champion(m), 'policy': "
                              "wb.policy(m), 'ok': wb.verify_history(m).ok, 'versions': "

@@ -59,10 +59,18 @@ def test_pilot_notebook_to_monitored_champion(lifecycle: Lifecycle, wb_home: Pat
     assert trained.data.tags["workbench.notebook.sha256"] == hashlib.sha256(
         (project / "notebooks" / "pilot.ipynb").read_bytes()).hexdigest()
 
+    # each person signs in with their own login where there are any (the services' server
+    # records the login it verified; a name that is not the caller's is refused)
+    ana_env, bo_env = lifecycle.login("ana"), lifecycle.login("bo")
+    ana = ana_env.get("MLFLOW_TRACKING_USERNAME", "ana")
+    bo = bo_env.get("MLFLOW_TRACKING_USERNAME", "bo")
+    monitor = "workbench-monitor" if lifecycle.kind == "embedded" else \
+        lifecycle.env["MLFLOW_TRACKING_USERNAME"]  # the monitor's own login
+
     def promote(*flags: str) -> object:
-        return workbench("promote", "churn", "--run", run_id, "--approver", "ana", "--reason",
-                         "pilot is good", *flags,
-                         home=wb_home, cwd=project)
+        return run_workbench("promote", "churn", "--run", run_id, "--approver", ana,
+                             "--reason", "pilot is good", *flags, home=wb_home, cwd=project,
+                             env=ana_env)
 
     refused = promote("--require", "val_auc>=0.999", "--json")
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1
@@ -72,10 +80,11 @@ def test_pilot_notebook_to_monitored_champion(lifecycle: Lifecycle, wb_home: Pat
     assert done.returncode == 0, done.stderr
     record = json.loads(done.stdout)
     assert (record["version"], record["alias"]) == ("1", "champion")
+    policy = "registry policy (pipelines/churn.yaml)"  # the spec's gates, held by the model
     assert [(g["gate"], g["passed"], g["inputs"]["source"]) for g in record["gates"]] == [
-        ("metric val_auc>=0.6", True, "pipelines/churn.yaml"),
-        ("beats champion on val_auc by -0.2", True, "pipelines/churn.yaml"),
-        ("data validation", True, "pipelines/churn.yaml")]
+        ("metric val_auc>=0.6", True, policy),
+        ("beats champion on val_auc by -0.2", True, policy),
+        ("data validation", True, policy)]
     dossier = wb.dossier("churn", "1")
     evidence = dossier["evidence"]
     assert evidence["pipeline_run"] == first.run_id
@@ -92,15 +101,15 @@ def test_pilot_notebook_to_monitored_champion(lifecycle: Lifecycle, wb_home: Pat
     retraining = tracking.get_run(str(storm[0].pipeline_run_id))
     assert retraining.data.params["drift_data"] == str(project / "moved.parquet")
     assert str(tracking.get_model_version_by_alias("churn", "champion").version) == "1"
-    approved = run_workbench("approve", proposal["request_id"], "--approver", "bo", "--reason",
+    approved = run_workbench("approve", proposal["request_id"], "--approver", bo, "--reason",
                              "retrained on the new season", home=wb_home, cwd=project,
-                             env=lifecycle.login("bo"))  # his own login, where there are any
+                             env=bo_env)
     assert approved.returncode == 0, approved.stderr
     assert str(tracking.get_model_version_by_alias("churn", "champion").version) == "2"
 
     # Roll back; with auto_promote on, the next drift window retrains and promotes by itself.
-    assert workbench("rollback", "churn", "--approver", "ana", "--reason", "test",
-                     home=wb_home, cwd=project).returncode == 0
+    assert run_workbench("rollback", "churn", "--approver", ana, "--reason", "test",
+                         home=wb_home, cwd=project, env=ana_env).returncode == 0
     spec.write_text(spec.read_text().replace("cooldown_hours: 24\n",
                                              "cooldown_hours: 24\n  auto_promote: true\n"))
     tomorrow = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)
@@ -109,8 +118,8 @@ def test_pilot_notebook_to_monitored_champion(lifecycle: Lifecycle, wb_home: Pat
     assert str(tracking.get_model_version_by_alias("churn", "champion").version) == "3"
     actions = [(e["action"], e.get("approver") or e.get("requester")) for e in
                wb.history("churn")]
-    assert actions == [("rejected", "ana"), ("promoted", "ana"),
-                       ("requested", "workbench-monitor"), ("promoted", "bo"),
-                       ("rollback", "ana"), ("promoted", "workbench-monitor")]
+    assert actions == [("policy", ana), ("rejected", ana), ("promoted", ana),
+                       ("requested", monitor), ("promoted", bo),
+                       ("rollback", ana), ("promoted", monitor)]
     verified = workbench("history", "churn", "--verify", home=wb_home, cwd=project)
     assert verified.returncode == 0, verified.stderr

@@ -145,10 +145,17 @@ def test_migrate_copies_a_pilot_completely_resumes_and_re_runs(
     assert copied["runs"] == copied["metric_points"] == copied["model_versions"] == 0, copied
     assert _migrate(wb_home, services_env, "--check").returncode == 0  # compare only: all match
 
-    # the pending request, made on the embedded store, is approved on the server
-    record = wb.approve(pilot["request"], approver="bo", reason="reviewed the gates")
+    # the server governs the model once adopted (not before: its history came from a client)
+    with pytest.raises(wb.WorkbenchError, match=f"workbench governance adopt {model}"):
+        wb.approve(pilot["request"], reason="reviewed the gates")
+    adopted = wb.adopt(model, reason="moved to the team's server")
+    assert adopted["entries_before"] == len(pilot["history"])
+    # the pending request, made on the embedded store, is approved on the server by a login
+    # other than its requester's (here the admin's)
+    record = wb.approve(pilot["request"], reason="reviewed the gates")
     assert record.version == "3" and wb.champion(model) == "3"
-    assert wb.verify_history(model).ok
+    assert record.approver == services_env["MLFLOW_TRACKING_USERNAME"]
+    assert wb.verify_history(model).why.endswith("chain intact and keyed")
 
     # now the server's model has moved on: migrating again refuses it, changes nothing
     before = wb.history(model)
@@ -159,10 +166,13 @@ def test_migrate_copies_a_pilot_completely_resumes_and_re_runs(
     check = _migrate(wb_home, services_env, "--check", "--json")
     assert check.returncode == 1 and not json.loads(check.stdout)["ok"]
 
-    # a point the source never had, written on the server: the check names the run and part
-    server.log_metric(child.info.run_id, "val_auc", 0.1, step=7)
+    # the governing server refuses a point written to the ended run; a tag changed on the
+    # server is a difference the check names by run and part
+    with pytest.raises(mlflow.exceptions.MlflowException, match="has ended"):
+        server.log_metric(child.info.run_id, "val_auc", 0.1, step=7)
+    server.set_tag(child.info.run_id, "mlflow.runName", "renamed on the server")
     check = json.loads(_migrate(wb_home, services_env, "--check", "--json").stdout)
-    assert f"run {pilot['child']} (trial 0): metrics differ" in check["kinds"]["runs"]["differ"]
+    assert f"run {pilot['child']} (trial 0): info, tags differ" in check["kinds"]["runs"]["differ"]
 
 
 def test_migrate_refuses_what_it_cannot_do_in_one_line(wb_home: Path, tmp_path: Path) -> None:
