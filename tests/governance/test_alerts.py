@@ -340,7 +340,7 @@ def test_an_unreadable_file_is_one_line(tmp_path: Path) -> None:
 def test_module_notify_swallows_a_bad_configuration(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
-    monkeypatch.setattr(alerts, "_SHARED", None)
+    monkeypatch.setattr(alerts.delivery, "_SHARED", None)
     monkeypatch.setenv("WORKBENCH_ALERTS", str(tmp_path / "missing.yaml"))
     with caplog.at_level(logging.WARNING, logger="workbench.alerts"):
         alerts.notify(PROMOTED)  # no exception

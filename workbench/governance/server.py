@@ -201,7 +201,7 @@ def promote() -> Any:
 
 def _spec_policy(client: MlflowClient, model: str, gates: Any, user: str) -> None:
     """The caller's pipeline spec declares gates: recorded when they only tighten the
-    registry's (or its owner/an admin relaxes them); otherwise the registry's stand."""
+    registry's and the caller owns the model; otherwise the registry's stand."""
     from workbench.governance import policy
     from workbench.promotion.records import Actor
 
@@ -212,8 +212,9 @@ def _spec_policy(client: MlflowClient, model: str, gates: Any, user: str) -> Non
     data_access.check_gate_paths(gates)
     held = policy.Policy.from_tags(_tags(client, model))
     wanted = held.updated(gates=gates)
-    if not policy.worth_holding(held, gates) or policy.relaxes(held, wanted):
-        return  # relaxing takes `workbench policy`, by an admin
+    if not policy.worth_holding(held, gates) or policy.relaxes(held, wanted) or \
+            not is_owner(user, model):
+        return  # relaxing takes `workbench policy` by an admin; tightening, the owner
     policy.apply(client, model, wanted, Actor(user, user),
                  f"gates declared in {gates.get('source') or 'the pipeline spec'}",
                  may_relax=False)
