@@ -29,12 +29,11 @@ from panel.io.state import set_curdoc
 from tornado.web import create_signed_value
 
 import workbench as wb
-from tests.apps.test_promotion_actions import _banner, logged_in
-from tests.apps.test_promotion_dashboard import MARKUP, status_without_login
+from tests.apps.test_promotion_actions import _banner, launch_dashboard, logged_in
+from tests.apps.test_promotion_dashboard import MARKUP
 from tests.browser import browser_page
 from tests.cli.test_cli import workbench
 from tests.cli.test_lab import free_port, service_env
-from tests.helpers import wait_for
 from tests.promotion.test_promote import trained
 from tests.stores import _wait_healthy
 from workbench.dashboard import read_users_file
@@ -184,24 +183,7 @@ def basic_auth_server(root: Path, app: str = "basic-auth") -> Iterator[tuple[str
 
 def start(env: dict[str, str], tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
     """`workbench dashboard` with `env` (and `args`); waits until it answers."""
-    port = free_port()
-    log = tmp_path / f"dashboard-{port}.log"
-    with log.open("w") as sink:
-        server = subprocess.Popen(
-            [str(Path(sys.executable).with_name("workbench")), "dashboard", "--port", str(port),
-             *args], cwd=tmp_path, env=env, stdout=sink, stderr=sink)
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        assert server.poll() is None, log.read_text()
-        try:
-            status_without_login(f"{base}/promotion")
-            return True
-        except OSError:
-            return False
-
-    wait_for(up, timeout=120)
-    return server, base
+    return launch_dashboard(env, tmp_path, *args)
 
 
 def stop(server: subprocess.Popen[bytes]) -> None:

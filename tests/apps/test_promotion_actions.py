@@ -54,17 +54,24 @@ def test_decisions_are_taken_as_the_user_and_refusals_move_nothing(
 def start_dashboard(home: Path, tmp_path: Path, cwd: Path | None = None,
                     env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """`workbench dashboard` for ana and bo, run from `cwd` (its project); waits until up."""
-    port = free_port()
     env = {**service_env(), "WORKBENCH_HOME": str(home),
            "WORKBENCH_DASHBOARD_USERS": "ana:s3cret,bo:pa55", **(env or {})}
-    with (tmp_path / "dashboard.log").open("w") as sink:
+    return launch_dashboard(env, tmp_path, cwd=cwd)
+
+
+def launch_dashboard(env: dict[str, str], tmp_path: Path, *args: str,
+                     cwd: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """`workbench dashboard` with `env` (and `args`), run from `cwd`; waits until it answers."""
+    port = free_port()
+    log = tmp_path / f"dashboard-{port}.log"
+    with log.open("w") as sink:
         server = subprocess.Popen(
-            [str(Path(sys.executable).with_name("workbench")), "dashboard", "--port", str(port)],
-            cwd=cwd or tmp_path, env=env, stdout=sink, stderr=sink)
+            [str(Path(sys.executable).with_name("workbench")), "dashboard", "--port", str(port),
+             *args], cwd=cwd or tmp_path, env=env, stdout=sink, stderr=sink)
     base = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
-        assert server.poll() is None, (tmp_path / "dashboard.log").read_text()
+        assert server.poll() is None, log.read_text()
         try:
             status_without_login(f"{base}/promotion")
             return True
