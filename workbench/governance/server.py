@@ -164,6 +164,13 @@ def _text(body: dict[str, Any], name: str) -> str:
     return value
 
 
+def _number(body: dict[str, Any], name: str) -> float:
+    try:
+        return float(body.get(name) or 0)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, got {body.get(name)!r}") from None
+
+
 def _optional(body: dict[str, Any], name: str) -> str | None:
     value = body.get(name)
     return str(value) if value not in (None, "") else None
@@ -188,7 +195,7 @@ def promote() -> Any:
     outcome = promote_as(
         client, who, model, run_id=_text(body, "run_id"), reason=reason,
         require=[str(r) for r in body.get("require") or []],
-        beat_champion=_optional(body, "beat_champion"), margin=float(body.get("margin") or 0),
+        beat_champion=_optional(body, "beat_champion"), margin=_number(body, "margin"),
         mode=str(body.get("mode") or "max"),
         expect_version=body.get("expect_version", UNSET),
         four_eyes=bool(body.get("four_eyes")),
@@ -209,12 +216,12 @@ def _spec_policy(client: MlflowClient, model: str, gates: Any, user: str) -> Non
         return
     from workbench.governance import data_access
 
-    data_access.check_gate_paths(gates)
     held = policy.Policy.from_tags(_tags(client, model))
     wanted = held.updated(gates=gates)
     if not policy.worth_holding(held, gates) or policy.relaxes(held, wanted) or \
             not is_owner(user, model):
         return  # relaxing takes `workbench policy` by an admin; tightening, the owner
+    data_access.check_gate_paths(gates)
     policy.apply(client, model, wanted, Actor(user, user),
                  f"gates declared in {gates.get('source') or 'the pipeline spec'}",
                  may_relax=False)
@@ -249,7 +256,7 @@ def preview() -> Any:
     gates = preview_as(store_client(), _text(body, "model"), run_id=_text(body, "run_id"),
                        require=[str(r) for r in body.get("require") or []],
                        beat_champion=_optional(body, "beat_champion"),
-                       margin=float(body.get("margin") or 0), mode=str(body.get("mode") or "max"),
+                       margin=_number(body, "margin"), mode=str(body.get("mode") or "max"),
                        production_data=data_access.readable(body.get("production_data")),
                        training_data=data_access.readable(body.get("training_data")),
                        spec_gates=body.get("spec_gates") if isinstance(body.get("spec_gates"),
