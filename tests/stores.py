@@ -57,19 +57,23 @@ def free_port() -> int:
 
 
 @contextmanager
-def mlflow_server(root: Path, port: int | None = None) -> Iterator[str]:
-    """`mlflow server` on 127.0.0.1 over SQLite in `root`, artifacts proxied; yields its URI."""
+def mlflow_server(root: Path, port: int | None = None, *, app: str | None = None,
+                  env: Mapping[str, str] | None = None, workers: int = 2) -> Iterator[str]:
+    """`mlflow server` on 127.0.0.1 over SQLite in `root`, artifacts proxied; yields its URI.
+    `app`: an `--app-name` (basic-auth, workbench), with `env` the settings it reads."""
     port = port or free_port()
     root.mkdir(parents=True, exist_ok=True)
     log = (root / "server.log").open("wb")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "WORKBENCH_"))}
+    child_env = {k: v for k, v in os.environ.items()
+                 if not k.startswith(("MLFLOW_", "WORKBENCH_"))}
     # no job runner: its seven huey consumer processes serve GenAI jobs workbench never sends
-    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+    child_env.update({"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})})
     child = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "2", "--backend-store-uri", f"sqlite:///{root / 'server.db'}",
+        [sys.executable, "-m", "mlflow", "server", *(["--app-name", app] if app else []),
+         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+         "--backend-store-uri", f"sqlite:///{root / 'server.db'}",
          "--artifacts-destination", (root / "artifacts").as_uri()],
-        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        stdout=log, stderr=subprocess.STDOUT, env=child_env, start_new_session=True)
     uri = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(uri, child, root / "server.log")

@@ -6,10 +6,8 @@ a password or secret on a command line; never "guest" because a request carried 
 from __future__ import annotations
 
 import http.cookiejar
-import os
 import signal
 import subprocess
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -33,9 +31,9 @@ from tests.apps.test_promotion_actions import _banner, launch_dashboard, logged_
 from tests.apps.test_promotion_dashboard import MARKUP
 from tests.browser import browser_page
 from tests.cli.test_cli import workbench
-from tests.cli.test_lab import free_port, service_env
+from tests.cli.test_lab import service_env
 from tests.promotion.test_promote import trained
-from tests.stores import _wait_healthy
+from tests.stores import mlflow_server
 from workbench.dashboard import read_users_file
 from workbench.errors import ConfigError
 from workbench_apps import session
@@ -155,30 +153,11 @@ def basic_auth_server(root: Path, app: str = "basic-auth") -> Iterator[tuple[str
     root.mkdir(parents=True, exist_ok=True)
     admin_password = "admin-password-of-this-test"
     ini = auth_config(root / "basic_auth.ini", f"sqlite:///{root / 'auth.db'}", admin_password)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "WORKBENCH_"))}
-    env.update({"MLFLOW_AUTH_CONFIG_PATH": str(ini),
-                "MLFLOW_FLASK_SERVER_SECRET_KEY": "flask-secret-of-this-test",
-                "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-                "WORKBENCH_HISTORY_KEY": "history-key-of-this-test"})
-    port = free_port()
-    with (root / "server.log").open("wb") as log:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--app-name", app, "--host",
-             "127.0.0.1", "--port", str(port), "--workers", "1",
-             "--backend-store-uri", f"sqlite:///{root / 'server.db'}",
-             "--artifacts-destination", (root / "artifacts").as_uri()],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(uri, child, root / "server.log")
+    env = {"MLFLOW_AUTH_CONFIG_PATH": str(ini),
+           "MLFLOW_FLASK_SERVER_SECRET_KEY": "flask-secret-of-this-test",
+           "WORKBENCH_HISTORY_KEY": "history-key-of-this-test"}
+    with mlflow_server(root, app=app, env=env, workers=1) as uri:
         yield uri, admin_password
-    finally:
-        child.terminate()
-        try:
-            child.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
 
 
 def start(env: dict[str, str], tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
