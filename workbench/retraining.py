@@ -129,8 +129,8 @@ def _check(client: Any, model: str, current: Any, spec: PipelineSpec, policy: Dr
     result, choice = _feature_drift(client, model, version, spec, policy, reference, current)
     check_run = result.log(model=model, version=version)
     outcome = MonitorResult(model, version, result.drifted, result.share, policy.threshold,
-                            check_run, False, spec.name, columns=choice.columns,
-                            left_out=choice.left_out)
+                            check_run, False, spec.name, columns=list(result.columns),
+                            left_out={**result.skipped, **choice.left_out})
     return outcome, result
 
 

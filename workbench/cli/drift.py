@@ -22,6 +22,12 @@ DRIFT_EXIT = 3  # `drift --fail-on-drift` when drift is found (1 is an error)
 @click.option("--columns", default=None, help="comma-separated columns to compare (default: all)")
 @click.option("--engine", type=click.Choice(["auto", "evidently", "dask"]), default="auto",
               show_default=True)
+@click.option("--target", default=None, help="the label column: never tested as a feature")
+@click.option("--prediction", default=None,
+              help="the prediction column: never a feature; with --target, the model's metric "
+                   "on each side is compared too")
+@click.option("--skip", default=None,
+              help="comma-separated columns to leave out (column_types 'skip')")
 @click.option("--model", default=None, help="record the check in this model's drift history")
 @click.option("--version", "model_version", default=None,
               help="model version checked (default: the champion alias, else the newest)")
@@ -31,6 +37,7 @@ DRIFT_EXIT = 3  # `drift --fail-on-drift` when drift is found (1 is an error)
 @click.option("--fail-on-drift", is_flag=True, help=f"exit {DRIFT_EXIT} when the dataset drifts")
 @click.option("--json", "as_json", is_flag=True)
 def drift_command(reference: str, current: str, columns: str | None, engine: str,
+                  target: str | None, prediction: str | None, skip: str | None,
                   model: str | None, model_version: str | None, run_id: str | None,
                   html_path: str | None, fail_on_drift: bool, as_json: bool) -> None:
     """Compare CURRENT data with REFERENCE data (Parquet/CSV files or directories)."""
@@ -40,7 +47,9 @@ def drift_command(reference: str, current: str, columns: str | None, engine: str
     if model_version is not None and model is None:
         raise click.BadParameter("--version needs --model", param_hint="--version")
     names = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
-    result = drift(reference, current, columns=names, engine=engine)
+    skipped = {c.strip(): "skip" for c in (skip or "").split(",") if c.strip()}
+    result = drift(reference, current, columns=names, engine=engine, target=target,
+                   prediction=prediction, column_types=skipped)
     out = result.to_dict()
     if html_path:
         out["html"] = str(_write_html(html_path, result.to_html))

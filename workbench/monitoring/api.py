@@ -35,8 +35,11 @@ def drift(reference: Any, current: Any, *, columns: Iterable[str] | None = None,
     `reference` / `current`: pandas or dask DataFrames, or Parquet/CSV files or directories.
     `engine`: "evidently" runs Evidently; "dask" computes the same tests from streamed
     statistics (any size); "auto" takes Evidently for small in-memory data.
+    Not features, so never tested: row ids (unique in every row), id-like strings (more than
+    1,000 distinct values), dates and timestamps (typed, or text holding them), and the
+    `target` and `prediction` columns; `result.skipped` names each with why.
     `column_types`: override the inferred type of a column ("numerical", "categorical", or
-    "skip").
+    "skip"); a column typed here is tested even when it looks like an id or a date.
     `target` and `prediction` (both present on both sides): also compare the model's metric on
     reference vs current (`result.performance`, concept drift).
     """
@@ -44,8 +47,6 @@ def drift(reference: Any, current: Any, *, columns: Iterable[str] | None = None,
         raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if not 0 < drift_share <= 1:
         raise ConfigError(f"drift_share must be in (0, 1], got {drift_share}")
-    if (target is None) != (prediction is None):
-        raise ConfigError("performance drift needs both target= and prediction=")
     ref, cur = open_table(reference, "reference"), open_table(current, "current")
     names = shared_columns(ref, cur, columns)
     overrides = _check_overrides(column_types, names)
@@ -60,7 +61,9 @@ def drift(reference: Any, current: Any, *, columns: Iterable[str] | None = None,
     with _read_once(client, [ref, cur], names):
         ref_stats, cur_stats = column_stats([ref, cur], names, seed, client)
         ref_rows, cur_rows = row_count(ref, ref_stats), row_count(cur, cur_stats)
-        plans, skipped = plan_columns(names, ref_stats, cur_stats, overrides, chosen)
+        roles = {c: why for c, why in ((target, "the target"), (prediction, "the prediction"))
+                 if c is not None}
+        plans, skipped = plan_columns(names, ref_stats, cur_stats, overrides, chosen, roles)
         result = DriftResult(columns={}, skipped=skipped, drift_share=drift_share,
                              engine=chosen, reference_rows=ref_rows, current_rows=cur_rows,
                              reference_source=ref.source, current_source=cur.source)
@@ -181,15 +184,23 @@ def row_count(table: Table, found: dict[str, stats.ColumnStats]) -> int:
 
 def plan_columns(names: list[str], ref_stats: Mapping[str, stats.ColumnStats],
                  cur_stats: Mapping[str, stats.ColumnStats], overrides: Mapping[str, str],
-                 engine: str = "dask") -> tuple[list[stats.ColumnPlan], dict[str, str]]:
+                 engine: str = "dask", roles: Mapping[str, str] | None = None
+                 ) -> tuple[list[stats.ColumnPlan], dict[str, str]]:
     """The test of each column, or why it is skipped; raises on a type mismatch."""
     plans, skipped = [], {}
     for column in names:
         ref, cur = ref_stats[column], cur_stats[column]
-        _check_same_type(column, ref, cur)
         override = overrides.get(column)
         if override == "skip":
             skipped[column] = "skipped by column_types"
+            continue
+        if roles and column in roles:
+            skipped[column] = roles[column]
+            continue
+        _check_same_type(column, ref, cur)
+        why = None if override else stats.left_out(ref, cur)
+        if why is not None:
+            skipped[column] = why
             continue
         if override == "numerical" and cur.family != "number":
             raise ConfigError(f"column {column!r} holds {cur.dtype} values, which cannot be "

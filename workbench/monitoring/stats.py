@@ -22,8 +22,10 @@ CDFs cross, bounded and reported (`score_error_bound`).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Literal
 
 import numpy as np
@@ -42,6 +44,12 @@ METHODS: dict[str, str] = {"ks": "K-S p_value", "z": "Z-test p_value",
 P_VALUE_TESTS = {"ks", "z", "chisquare"}
 NUMERIC_COUNT_CAP = 10_000  # distinct values counted for a numeric column before giving up
 CATEGORY_CAP = 100_000  # distinct categories past which a column is treated as an id
+ID_MIN_ROWS = 50  # below this many rows, being unique says nothing about a column
+ID_SPAN = 10  # a numbering's values span at most this many times its rows
+ID_TEXT_DISTINCT = 1_000  # strings with more distinct values than this are ids, not categories
+DATE_KEYS = 200  # distinct text values looked at to call a column a date
+DATE_TEXT = re.compile(r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}"
+                       r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?\s*$")
 SAMPLE_PER_PARTITION = 4_096  # numeric values kept per partition (all of them when fewer)
 SAMPLE_CAP = 200_000  # numeric values kept per side after merging
 WASSERSTEIN_BINS = 16_384
@@ -64,6 +72,9 @@ class ColumnStats:
     sample: np.ndarray | None = None  # numeric values, all of them while few
     first_is_str: bool | None = None  # object columns: Evidently looks at the first and last value
     last_is_str: bool | None = None
+    # integer columns: the (min, max) of each partition whose values strictly rise or fall;
+    # None once one does not. Disjoint runs mean every value is unique: a row id, cheaply.
+    runs: list[tuple[float, float]] | None = None
 
     @property
     def distinct(self) -> int | None:
@@ -132,6 +143,10 @@ def _column_stats(series: Any, rng: np.random.Generator, sample: int) -> ColumnS
             stats.mean = float(finite.mean())
             stats.m2 = float(((finite - stats.mean) ** 2).sum())
             stats.counts = _numeric_counts(finite)
+            if series.dtype.kind in "iu":
+                steps = np.diff(finite)
+                if (steps > 0).all() or (steps < 0).all():
+                    stats.runs = [(stats.minimum, stats.maximum)]
             if stats.n <= sample:
                 stats.sample = finite
             else:
@@ -182,7 +197,10 @@ def merge(parts: Iterable[ColumnStats], seed: int = 0) -> ColumnStats:
                         "string" if kinds <= {"string", "object", "category"} else "other")
         if p.family != out.family:
             out.family = "none"
+    runs: list[tuple[float, float]] | None = []
     for p in parts:
+        if p.n and runs is not None:
+            runs = None if p.runs is None else [*runs, *p.runs]
         out.nulls += p.nulls
         if p.n:
             total = out.n + p.n
@@ -206,6 +224,7 @@ def merge(parts: Iterable[ColumnStats], seed: int = 0) -> ColumnStats:
                     out.counts = None
         if p.sample is not None:
             samples.append(p.sample)
+    out.runs = runs or None
     if samples:
         sample = np.concatenate(samples)
         if len(sample) > SAMPLE_CAP:
@@ -248,6 +267,61 @@ def infer_type(current: ColumnStats) -> ColumnType | str:
         return (f"Evidently does not type dtype {current.dtype}; pass column_types to test it "
                 "as numerical or categorical")
     return f"dtype {current.dtype} is not used for drift (as in Evidently)"
+
+
+def left_out(reference: ColumnStats, current: ColumnStats) -> str | None:
+    """Why a column is no feature to test (a date, a row id, an id-like string), or None.
+
+    Decided from either side: a date or an id on one side is one on the other too.
+    """
+    for side in (current, reference):
+        if side.family == "none" and side.dtype.startswith(("datetime", "period")):
+            return "a date or timestamp (datetime-typed)"
+        if side.family == "text" and side.counts and _holds_dates(side.counts):
+            return "a date or timestamp (text holding dates)"
+    for side in (reference, current):
+        if is_row_id(side):
+            return "a row id (unique in every row)"
+    for side in (current, reference):
+        if side.family == "text" and (side.counts is None or len(side.counts) > ID_TEXT_DISTINCT):
+            many = f"more than {CATEGORY_CAP:,}" if side.counts is None else \
+                f"{len(side.counts):,}"
+            return (f"id-like: {many} distinct strings; mark it categorical in column_types "
+                    "to test it")
+    return None
+
+
+def is_row_id(found: ColumnStats) -> bool:
+    """Unique in every row and never null, on enough rows to say so: strings, or integers
+    spanning at most ID_SPAN times the rows (an amount or a count can be unique too, but its
+    values spread far wider than a numbering's)."""
+    if found.n < ID_MIN_ROWS or found.nulls:
+        return False
+    if found.family == "text":  # unique words: ids; unique sentences: free text, typed so
+        if found.counts is None or len(found.counts) != found.n:
+            return False
+        words = [k for _, k in zip(range(DATE_KEYS), found.counts, strict=False)]
+        return not any(isinstance(k, str) and any(c.isspace() for c in k.strip())
+                       for k in words)
+    if found.family != "number" or not _integer_dtype(found.dtype):
+        return False
+    if found.maximum - found.minimum + 1 > ID_SPAN * found.n:
+        return False
+    if found.counts is not None:
+        return len(found.counts) == found.n
+    if found.runs is None:
+        return False
+    ordered = sorted(found.runs)
+    return all(high < low for (_, high), (low, _) in pairwise(ordered))
+
+
+def _integer_dtype(dtype: str) -> bool:
+    return dtype.lower().startswith(("int", "uint"))
+
+
+def _holds_dates(counts: Mapping[Any, int]) -> bool:
+    keys = [k for _, k in zip(range(DATE_KEYS), counts, strict=False)]
+    return all(isinstance(k, str) and DATE_TEXT.match(k) for k in keys)
 
 
 def plan_column(column: str, column_type: ColumnType, reference: ColumnStats,
