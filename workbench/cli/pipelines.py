@@ -172,22 +172,34 @@ def scheduler(once: bool, interval: float, heartbeat: float | None,
 @cli.command()
 @click.argument("model")
 @click.option("--data", required=True, type=click.Path(), help="new production data")
+@click.option("--labels", type=click.Path(), default=None,
+              help="labels that arrived later (with the spec's monitor.key column)")
 @click.option("--json", "as_json", is_flag=True)
-def monitor(model: str, data: str, as_json: bool) -> None:
-    """Check MODEL's new data for drift; past the policy, retrain (once per cooldown)."""
+def monitor(model: str, data: str, labels: str | None, as_json: bool) -> None:
+    """Check MODEL's new data: drift, prediction drift and performance; when one fires,
+    retrain (once per cooldown)."""
     from workbench.pipelines.execute import PipelineInterrupted
     from workbench.retraining import monitor as check
     from workbench.service import sigterm_as_interrupt
 
     sigterm_as_interrupt()  # a stop mid-retraining ends it KILLED and leaves the window open
     try:
-        outcome = check(model, data)
+        outcome = check(model, data, labels=labels)
     except (PipelineInterrupted, KeyboardInterrupt) as exc:
         _interrupted(exc)
     if as_json:
         _emit(outcome.to_dict())
         return
-    click.echo(f"{model}: drift share {outcome.share:.2f} (threshold {outcome.threshold}); "
-               f"{outcome.reason or 'no action'}")
+    for signal in outcome.signals:
+        mark = "FIRED" if signal["fired"] else "ok"
+        click.echo(f"  {signal['name']:<17} {mark:<6} {signal['detail']}"
+                   + (f" [fires at {signal['threshold']}]" if signal["threshold"] else ""))
+    verdict = ", ".join(outcome.fired) + " fired" if outcome.fired else "nothing fired"
+    click.echo(f"{model}: {verdict}; "
+               + ("retraining started" if outcome.triggered else "no retraining started")
+               + (f" (pipeline run {outcome.pipeline_run_id})" if outcome.pipeline_run_id else
+                  ""))
+    if outcome.triggered is False and outcome.fired:
+        click.echo(outcome.reason)
     if outcome.promotion:
         click.echo(f"promotion: {outcome.promotion['action']}: {outcome.promotion['detail']}")

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 MONITORING_EXPERIMENT = "workbench-monitoring"
 KIND_TAG, MODEL_TAG, VERSION_TAG = "workbench.kind", "workbench.model", "workbench.model_version"
+FIRED_TAG = "workbench.fired"  # a monitor's check: the signals that fired, comma-separated
 
 
 def metric_keys(columns: list[str]) -> dict[str, str]:
@@ -40,7 +41,8 @@ def metric_keys(columns: list[str]) -> dict[str, str]:
 
 
 def log_result(result: DriftResult, *, run_id: str | None, model: str | None,
-               version: str | int | None, experiment: str | None) -> str:
+               version: str | int | None, experiment: str | None,
+               signals: list[dict[str, Any]] | None = None) -> str:
     from workbench.tracking.store import ensure_experiment, tracking_client
 
     if (run_id is None) == (model is None):
@@ -53,18 +55,20 @@ def log_result(result: DriftResult, *, run_id: str | None, model: str | None,
         except Exception:
             raise ConfigError(f"no MLflow run {run_id!r} in {client.tracking_uri}; check the "
                               "run id") from None
-        _write(client, run_id, result)
+        _write(client, run_id, result, signals)
         return run_id
     assert model is not None
     resolved = _model_version(client, model, version)
     experiment_id = ensure_experiment(client, experiment or MONITORING_EXPERIMENT)
     tags = {KIND_TAG: "drift", MODEL_TAG: model, VERSION_TAG: resolved or "",
             "workbench.drifted": str(result.drifted).lower()}
+    if signals is not None:
+        tags[FIRED_TAG] = ",".join(s["name"] for s in signals if s["fired"])
     run = client.create_run(experiment_id, run_name=f"drift {model}"
                             + (f" v{resolved}" if resolved else ""), tags=tags)
     new_id = str(run.info.run_id)
     try:
-        _write(client, new_id, result)
+        _write(client, new_id, result, signals)
     except BaseException:
         client.set_terminated(new_id, "FAILED")
         raise
@@ -88,11 +92,17 @@ def _model_version(client: MlflowClient, model: str, version: str | int | None) 
     return str(max(int(v.version) for v in versions)) if versions else None
 
 
-def _write(client: MlflowClient, run_id: str, result: DriftResult) -> None:
+def _write(client: MlflowClient, run_id: str, result: DriftResult,
+           signals: list[dict[str, Any]] | None = None) -> None:
     """JSON first (small, what machines read), then scores, then the HTML report."""
+    import json
+
     from mlflow.entities import Metric, Param
 
     client.log_text(run_id, result.to_json(), "drift/result.json")
+    if signals is not None:
+        client.log_text(run_id, json.dumps(signals, indent=2, default=str),
+                        "monitor/signals.json")
     now = int(time.time() * 1000)
     metrics = [Metric("drift.share", result.share, now, 0),
                Metric("drift.drifted", float(result.drifted), now, 0),
@@ -105,6 +115,11 @@ def _write(client: MlflowClient, run_id: str, result: DriftResult) -> None:
         metrics += [Metric(f"performance.{perf.metric}.reference", perf.reference, now, 0),
                     Metric(f"performance.{perf.metric}.current", perf.current, now, 0),
                     Metric("performance.degraded", float(perf.degraded), now, 0)]
+    for signal in signals or []:
+        metrics.append(Metric(f"signal.{signal['name']}.fired", float(signal["fired"]), now, 0))
+        if signal.get("value") is not None:
+            metrics.append(Metric(f"signal.{signal['name']}.value", float(signal["value"]),
+                                  now, 0))
     params = [Param("drift.engine", result.engine), Param("drift.drift_share",
                                                           str(result.drift_share)),
               Param("drift.reference", result.reference_source[:500]),
@@ -129,7 +144,7 @@ def drift_history(model: str, *, experiment: str | None = None,
     client = tracking_client()
     found = client.get_experiment_by_name(experiment or MONITORING_EXPERIMENT)
     columns = ["time", "model", "version", "drifted", "share", "n_drifted", "n_columns",
-               "engine", "run_id"]
+               "engine", "fired", "run_id"]
     if found is None:
         return pd.DataFrame(columns=columns)
     rows: list[dict[str, Any]] = []
@@ -149,9 +164,11 @@ def drift_history(model: str, *, experiment: str | None = None,
                    "drifted": bool(m.get("drift.drifted", 0.0)), "share": m.get("drift.share"),
                    "n_drifted": int(m.get("drift.n_drifted", 0)),
                    "n_columns": int(m.get("drift.n_columns", 0)),
-                   "engine": run.data.params.get("drift.engine"), "run_id": run.info.run_id}
+                   "engine": run.data.params.get("drift.engine"),
+                   # a monitor's check: the signals that fired ("" none); None: a plain check
+                   "fired": run.data.tags.get(FIRED_TAG), "run_id": run.info.run_id}
             row.update({k: v for k, v in m.items()
-                        if k.startswith(("drift.score.", "performance."))})
+                        if k.startswith(("drift.score.", "performance.", "signal."))})
             rows.append(row)
         token = page.token
         if not token or (newest and len(rows) >= newest):

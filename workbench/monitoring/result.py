@@ -113,16 +113,18 @@ class DriftResult:
         return f"<DriftResult {self.summary()}>"
 
     def log(self, run_id: str | None = None, *, model: str | None = None,
-            version: str | int | None = None, experiment: str | None = None) -> str:
+            version: str | int | None = None, experiment: str | None = None,
+            signals: list[dict[str, Any]] | None = None) -> str:
         """Store the report (HTML + JSON) and the scores in MLflow; returns the run id.
 
         With `run_id`, they go to that run. With `model` (and optionally `version`), a new run in
-        the monitoring experiment records the check, for `wb.drift_history(model)`.
+        the monitoring experiment records the check, for `wb.drift_history(model)`. `signals`
+        (a monitor's: data, input and prediction drift, performance) are recorded with it.
         """
         from workbench.monitoring.history import log_result
 
         return log_result(self, run_id=run_id, model=model, version=version,
-                          experiment=experiment)
+                          experiment=experiment, signals=signals)
 
 
 class DriftReport:

@@ -196,8 +196,62 @@ class DriftPolicy(BaseModel):
     # signature); ids, dates and the target never count
     columns: list[str] | None = None
     exclude: list[str] = Field(default_factory=list)
+    # a column's type for the drift tests ("numerical", "categorical") or "skip"; a typed column
+    # is tested even when it looks like an id or a date
+    column_types: dict[str, Literal["numerical", "categorical", "skip"]] = Field(
+        default_factory=dict)
     cooldown_hours: float = Field(default=24.0, ge=0)
     auto_promote: bool = False
+
+
+class PerformancePolicy(BaseModel):
+    """The champion's metric on labelled production data: below `min` (above `max` for an
+    error), or worse than its reference score by more than `max_drop`, fires on its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str  # a score beat_champion knows: auc, accuracy, r2, rmse, mse, mae
+    min: float | None = None
+    max: float | None = None
+    max_drop: float | None = Field(default=None, ge=0)
+
+    @field_validator("metric")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        from workbench.metric_names import SUPPORTED, score_name
+
+        if score_name(value) is None:
+            raise ValueError(f"metric {value!r} is none of {SUPPORTED}")
+        return value
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> PerformancePolicy:
+        if self.min is None and self.max is None and self.max_drop is None:
+            raise ValueError("give min:, max: or max_drop: (what counts as degraded)")
+        return self
+
+
+class MonitorPolicy(BaseModel):
+    """What `workbench monitor` watches besides the drift of the raw columns."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # "module:function" turning raw rows into the model's inputs (a DataFrame in, one out):
+    # with it the model inputs are compared too and the champion can score production data
+    features: str | None = None
+    predictions: bool = True  # score the champion on production data: prediction drift
+    performance: PerformancePolicy | None = None
+    key: str | None = None  # the column that joins labels arriving later to production rows
+    # a retraining starts from the champion's values of the spec's params ("champion"), or
+    # from the spec's defaults ("defaults")
+    retrain_from: Literal["champion", "defaults"] = "champion"
+
+    @field_validator("features")
+    @classmethod
+    def _function(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[\w.]+:[A-Za-z_]\w*$", value):
+            raise ValueError(f"features {value!r} is not 'module:function'")
+        return value
 
 
 class PipelineSpec(BaseModel):
@@ -216,6 +270,7 @@ class PipelineSpec(BaseModel):
     schedule: str | None = None  # cron, e.g. "0 3 * * *" (UTC)
     schedule_since: str | None = None  # ISO time the schedule was set: no slot before it runs
     drift: DriftPolicy | None = None
+    monitor: MonitorPolicy | None = None
 
     @field_validator("name")
     @classmethod

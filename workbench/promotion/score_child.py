@@ -12,11 +12,12 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ConfigError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 TIMEOUT_S = 600.0
@@ -67,6 +68,76 @@ def score_elsewhere(uri: str, frame: pd.DataFrame, target: str, name: str) -> fl
     raise ConfigError(str(why)[:400])
 
 
+def predict_elsewhere(uri: str, frames: dict[str, pd.DataFrame], root: Path | None = None
+                      ) -> dict[str, np.ndarray]:
+    """The model's predictions for each frame (one number or label per row; the positive
+    class's probability for a model giving two per row), made in a child process: the model is
+    unpickled there, never in the caller (a Jupyter server, a dashboard, a monitor). The
+    project at `root` comes first on the child's path: a model's own classes live there."""
+    import mlflow
+    import numpy as np
+
+    from workbench.promotion import registry
+
+    with tempfile.TemporaryDirectory(prefix="wb-predict-") as scratch:
+        os.chmod(scratch, 0o700)
+        with registry.quiet_downloads():
+            try:  # files only: nothing is unpickled here
+                local = mlflow.artifacts.download_artifacts(artifact_uri=uri,
+                                                            dst_path=f"{scratch}/model")
+            except Exception as exc:
+                raise ConfigError(f"cannot read the model {uri} to score it "
+                                  f"({str(exc).splitlines()[0][:200]})") from None
+        rows = {}
+        for name, frame in frames.items():
+            rows[name] = str(Path(scratch) / f"{name}.parquet")
+            frame.to_parquet(rows[name])
+        job = Path(scratch) / "job.json"
+        job.write_text(json.dumps({"model": local, "predict": rows, "uri": uri}))
+        env = child_environment()
+        if root is not None:
+            from workbench.project import python_path
+
+            env["PYTHONPATH"] = python_path(root)
+        try:
+            done = subprocess.run([sys.executable, "-m", __name__, str(job)], text=True,
+                                  capture_output=True, timeout=TIMEOUT_S, cwd=scratch, env=env)
+        except subprocess.TimeoutExpired:
+            raise ConfigError(f"scoring the model {uri} took over {TIMEOUT_S:.0f}s") from None
+        lines = done.stdout.strip().splitlines()
+        try:
+            answer = json.loads(lines[-1]) if lines else {}
+        except ValueError:
+            answer = {}
+        if answer.get("predicted"):
+            return {name: np.load(f"{path}.npy", allow_pickle=False)
+                    for name, path in rows.items()}
+    why = answer.get("error") or (done.stderr.strip().splitlines() or ["no answer"])[-1]
+    raise ConfigError(str(why)[:400])
+
+
+def _predict_job(job: dict[str, Any]) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from workbench.promotion import registry
+    from workbench.promotion.evaluation import model_input
+    from workbench.promotion.scoring import one_per_row
+
+    model = registry.load_model(job["model"])
+    for path in job["predict"].values():
+        features = model_input(model.metadata, pd.read_parquet(path), job["uri"])
+        try:
+            predicted = model.predict(features)
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"the model {job['uri']} failed to predict on the monitored data "
+                              f"({first[:300]}); check that the data has the model's inputs"
+                              ) from None
+        np.save(f"{path}.npy", one_per_row(predicted), allow_pickle=False)
+    print(json.dumps({"predicted": True}))
+
+
 def main(job_path: str) -> None:
     import pandas as pd
 
@@ -74,6 +145,12 @@ def main(job_path: str) -> None:
     from workbench.promotion.evaluation import score_frame
 
     job = json.loads(Path(job_path).read_text())
+    if "predict" in job:
+        try:
+            _predict_job(job)
+        except ConfigError as exc:
+            print(json.dumps({"error": str(exc).replace(job["model"], job["uri"])}))
+        return
     try:
         model = registry.load_model(job["model"])
         value = score_frame(model, pd.read_parquet(job["rows"]), job["target"], job["score"],

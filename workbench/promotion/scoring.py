@@ -34,6 +34,17 @@ def _as_array(predictions: Any) -> np.ndarray:
     return values
 
 
+def one_per_row(predictions: Any) -> np.ndarray:
+    """What a model predicted, one value per row: a two-class model's per-class scores become
+    the positive class's; more classes, the class of the highest score."""
+    values = _as_array(predictions)
+    if values.ndim == 2:
+        values = values[:, 1] if values.shape[1] == 2 else values.argmax(axis=1)
+    if values.dtype == object:
+        values = values.astype(str)
+    return values
+
+
 def _numbers(values: np.ndarray, score: str) -> np.ndarray:
     if values.ndim != 1:
         raise ConfigError(f"{score} needs one number per row; the model gives "

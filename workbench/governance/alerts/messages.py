@@ -81,6 +81,8 @@ _LINES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "rollback": _line_rollback, "unlocked": _line_unlocked, "rejected": _line_rejected,
     "policy": lambda e: f"{_model(e)}: governance policy changed by {_who(e)}",
     "adopted": lambda e: f"{_model(e)}: {_v(e.get('version'))} adopted as champion by {_who(e)}",
+    "monitor": lambda e: (f"{_model(e)} {_v(e.get('version'))}: monitoring fired "
+                          f"({plain(', '.join(map(str, e.get('fired') or [])), 120)})"),
 }
 
 

@@ -24,7 +24,7 @@ log = logging.getLogger("workbench.alerts")
 ENV = "WORKBENCH_ALERTS"
 KINDS = ("webhook", "slack", "teams", "email")
 ACTIONS = ("requested", "promoted", "declined", "rollback", "unlocked", "policy", "adopted",
-           "rejected")
+           "rejected", "monitor")
 _KEYS = ("kind", "url", "url_env", "models", "events", "secret_env", "secret_file", "to",
          "sender")
 _SCHEMES = {"webhook": ("http", "https"), "slack": ("http", "https"),
