@@ -17,6 +17,7 @@ from mlflow import MlflowClient
 
 import workbench as wb
 from tests.cli.test_cli import workbench
+from tests.governance.test_alerts import Receiver, _config, _no_proxy, receiver  # noqa: F401
 from tests.helpers import on_cluster
 from workbench.errors import ConfigError
 from workbench.tracking.store import ensure_experiment
@@ -123,9 +124,15 @@ def test_engineered_model_is_watched_on_raw_columns_inputs_and_predictions(
 
 
 def test_a_label_shift_fires_predictions_and_performance_and_retrains_from_the_champion(
-        flights_project: Path, tracking: MlflowClient) -> None:
+        flights_project: Path, tracking: MlflowClient, receiver: Receiver, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """Only the hour moves (1 raw column of 8: no data drift), but the champion's predictions
-    move with it and its AUC falls: both fire, and the retraining starts from C=0.3."""
+    move with it and its AUC falls: both fire, the team hears of it, and the retraining starts
+    from C=0.3."""
+    from workbench.governance import alerts
+
+    monkeypatch.setenv("WORKBENCH_ALERTS", str(_config(
+        tmp_path, {"kind": "webhook", "url": receiver.url, "events": ["monitor"]})))
     outcome = wb.monitor("flights", flights_project / "data" / "shifted.csv",
                          root=flights_project)
     signals = _signals(outcome)
@@ -143,6 +150,10 @@ def test_a_label_shift_fires_predictions_and_performance_and_retrains_from_the_c
     logged = json.loads(Path(tracking.download_artifacts(
         outcome.check_run_id, "monitor/signals.json")).read_text())
     assert [s["name"] for s in logged if s["fired"]] == outcome.fired
+    assert alerts.dispatcher().flush(30)
+    [event] = [json.loads(hit.body) for hit in receiver.hits]
+    assert event["event"] == "monitor" and event["entry"]["fired"] == outcome.fired
+    assert "performance fired (auc" in event["entry"]["reason"]
 
 
 def test_labels_that_arrive_later_join_by_the_key(flights_project: Path, tmp_path: Path) -> None:
