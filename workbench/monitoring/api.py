@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,8 +17,8 @@ if TYPE_CHECKING:
 
 ENGINES = ("auto", "evidently", "dask")
 AUTO_EVIDENTLY_MAX_ROWS = 50_000  # reference + current rows, both pandas, for engine="auto"
-AUTO_LOCAL_FILE_BYTES = 8 << 20  # files this small are read into memory (no cluster needed)
-KEEP_IN_MEMORY_FILE_BYTES = 512 << 20  # files up to this are read once for both passes
+LOCAL_FILE_BYTES = 256 << 20  # files up to this (both sides) are read in this process...
+LOCAL_MEMORY_SHARE = 1 / 16  # ...when they are also under this share of the memory available
 REPORT_SAMPLE_ROWS = 20_000  # rows per side in the HTML report of the dask engine
 COLUMN_TYPES = ("numerical", "categorical", "skip")
 
@@ -50,27 +49,28 @@ def drift(reference: Any, current: Any, *, columns: Iterable[str] | None = None,
     ref, cur = open_table(reference, "reference"), open_table(current, "current")
     names = shared_columns(ref, cur, columns)
     overrides = _check_overrides(column_types, names)
-    if engine == "auto" and small_files(ref, cur):
-        ref, cur = ref.loaded(), cur.loaded()  # small files need no cluster
+    if small_files(ref, cur):
+        ref, cur = ref.loaded(), cur.loaded()  # read here with Arrow: no cluster to start
     chosen = _pick_engine(engine, ref, cur)
     if chosen == "evidently":
         ref, cur = ref.loaded(), cur.loaded()  # Evidently works on pandas
     client = cluster_for(ref, cur)
     from workbench.monitoring.dask_engine import column_stats
 
-    with _read_once(client, [ref, cur], names):
-        ref_stats, cur_stats = column_stats([ref, cur], names, seed, client)
-        ref_rows, cur_rows = row_count(ref, ref_stats), row_count(cur, cur_stats)
-        roles = {c: why for c, why in ((target, "the target"), (prediction, "the prediction"))
-                 if c is not None}
-        plans, skipped = plan_columns(names, ref_stats, cur_stats, overrides, chosen, roles)
-        result = DriftResult(columns={}, skipped=skipped, drift_share=drift_share,
-                             engine=chosen, reference_rows=ref_rows, current_rows=cur_rows,
-                             reference_source=ref.source, current_source=cur.source)
-        if chosen == "evidently":
-            result.columns, snapshot = _evidently(ref, cur, plans, drift_share)
-        else:
-            result.columns = _streaming(ref, cur, plans, ref_stats, cur_stats, client)
+    # one pass: each grid's range comes from the footers or the frames in memory
+    grids = shared_ranges(ref, cur, names) if chosen == "dask" else {}
+    ref_stats, cur_stats = column_stats([ref, cur], names, seed, client, grids)
+    ref_rows, cur_rows = row_count(ref, ref_stats), row_count(cur, cur_stats)
+    roles = {c: why for c, why in ((target, "the target"), (prediction, "the prediction"))
+             if c is not None}
+    plans, skipped = plan_columns(names, ref_stats, cur_stats, overrides, chosen, roles)
+    result = DriftResult(columns={}, skipped=skipped, drift_share=drift_share,
+                         engine=chosen, reference_rows=ref_rows, current_rows=cur_rows,
+                         reference_source=ref.source, current_source=cur.source)
+    if chosen == "evidently":
+        result.columns, snapshot = _evidently(ref, cur, plans, drift_share)
+    else:
+        result.columns = _streaming(ref, cur, plans, ref_stats, cur_stats, client)
     if chosen == "evidently":
         from workbench.monitoring.evidently_engine import report_html
 
@@ -91,7 +91,7 @@ def drift(reference: Any, current: Any, *, columns: Iterable[str] | None = None,
 
 def shared_columns(ref: Table, cur: Table, columns: Iterable[str] | None) -> list[str]:
     for table in (ref, cur):
-        odd = [repr(c) for c in table.frame.columns if not isinstance(c, str)]
+        odd = [repr(c) for c in table.labels if not isinstance(c, str)]
         if odd:
             raise ConfigError(f"{table.label} has column names that are not strings "
                               f"({', '.join(odd[:5])}); name them, e.g. "
@@ -144,8 +144,26 @@ def _pick_engine(engine: str, ref: Table, cur: Table) -> str:
 
 
 def small_files(*tables: Table) -> bool:
-    return all(t.in_memory or (t.file_bytes is not None and t.file_bytes <= AUTO_LOCAL_FILE_BYTES)
-               for t in tables)
+    """Whether the tables are read into this process (never a cluster): pandas already is;
+    files are when together they are under LOCAL_FILE_BYTES and a share of the free memory
+    (in memory, a CSV's strings take several times their bytes on disk)."""
+    on_disk = 0
+    for table in tables:
+        if table.in_memory:
+            continue
+        if table.file_bytes is None:
+            return False  # a dask DataFrame stays where it is
+        on_disk += table.file_bytes
+    return on_disk <= min(LOCAL_FILE_BYTES, _available_memory() * LOCAL_MEMORY_SHARE)
+
+
+def _available_memory() -> float:
+    try:
+        import psutil
+
+        return float(psutil.virtual_memory().available)
+    except Exception:  # no psutil, or no answer: assume a small machine
+        return float(2 << 30)
 
 
 def cluster_for(ref: Table, cur: Table) -> Client | None:
@@ -156,22 +174,17 @@ def cluster_for(ref: Table, cur: Table) -> Client | None:
     return cluster()
 
 
-@contextmanager
-def _read_once(client: Client | None, tables: list[Table], columns: list[str]) -> Iterator[None]:
-    """Keep small Parquet/CSV tables in the workers' memory while a step reads them (pass 1
-    then pass 2 read each partition once, not twice); large ones stream from disk each time."""
-    kept = [t for t in tables if client is not None and t.file_bytes is not None
-            and t.file_bytes <= KEEP_IN_MEMORY_FILE_BYTES and not t.persisted]
-    lazy = [t.frame for t in kept]
-    for table in kept:
-        assert client is not None
-        table.frame = client.persist(table.frame[[c for c in table.columns if c in columns]])
-        table.persisted = True
-    try:
-        yield
-    finally:
-        for table, frame in zip(kept, lazy, strict=True):
-            table.frame, table.persisted = frame, False  # the workers drop the data
+def shared_ranges(ref: Table, cur: Table, columns: list[str]) -> dict[str, tuple[float, float]]:
+    """The range of each numeric column over both tables where both know it before reading:
+    the grid its Wasserstein distance is computed on in the one pass."""
+    ranges = [table.ranges(columns) for table in (ref, cur)]
+    out = {}
+    for column, (low, high) in ranges[0].items():
+        if column in ranges[1]:
+            low, high = min(low, ranges[1][column][0]), max(high, ranges[1][column][1])
+            if high > low and np.isfinite(high - low):
+                out[column] = (low, high)
+    return out
 
 
 def row_count(table: Table, found: dict[str, stats.ColumnStats]) -> int:
@@ -292,6 +305,8 @@ def _streaming(ref: Table, cur: Table, plans: list[stats.ColumnPlan],
                 cur_specs[plan.column] = ("points", distinct, 0.0)
         elif r.counts is not None and c.counts is not None:  # few distinct values: exact
             scores[plan.column] = (stats.wasserstein_from_counts(r.counts, c.counts, r.std), 0.0)
+        elif (found := _from_grids(r, c, plan.threshold)) is not None:  # the one pass did it
+            scores[plan.column] = found
         else:
             edges = stats.wasserstein_edges([r.sample, c.sample])  # type: ignore[list-item]
             spec: BinSpec = ("bins", edges, r.mean)
@@ -324,6 +339,19 @@ def _streaming(ref: Table, cur: Table, plans: list[stats.ColumnPlan],
                                        stats.is_drifted(plan.stattest, score, plan.threshold),
                                        score_error_bound=bound)
     return out
+
+
+def _from_grids(ref: stats.ColumnStats, cur: stats.ColumnStats,
+                threshold: float) -> tuple[float, float] | None:
+    """Wasserstein from the pass-1 grids, unless there are none or the grid's error bound
+    straddles the threshold (then quantile bins in a second pass decide)."""
+    ref_grid, cur_grid = stats.grid_of(ref), stats.grid_of(cur)
+    if ref_grid is None or cur_grid is None or ref.grid_range != cur.grid_range:
+        return None
+    score, bound = stats.wasserstein_from_grids(ref_grid, cur_grid, ref.std)
+    if score - bound < threshold <= score + bound:
+        return None
+    return score, bound
 
 
 def _sampled_report(result: DriftResult, ref: Table, cur: Table,

@@ -1,10 +1,12 @@
-"""The streaming drift engine: two passes of per-partition statistics, merged.
+"""The streaming drift engine: per-partition statistics, merged; one pass, two where needed.
 
 Pass 1 reduces every partition of both tables to `ColumnStats` (counts, moments, value counts,
-a seeded sample). Pass 2, only for columns that need it, counts values in bins: current values
-at each reference value for K-S, counts and sums in fine quantile bins for Wasserstein. pandas
-tables are reduced in this process, chunk by chunk; dask tables (and paths) on the cluster, where
-a partition is read, reduced and dropped, so a table larger than the workers' memory works.
+a seeded sample, and for a numeric column whose range is known before reading, its grid: enough
+for Wasserstein). Pass 2, only for columns that still need it, counts values in bins: current
+values at each reference value for K-S, counts and sums in quantile bins for Wasserstein where
+no grid was possible. pandas tables are reduced in this process, chunk by chunk; dask tables and
+paths on the cluster, where a partition (for a path: a piece of a file, read with Arrow) is
+read, reduced and dropped, so a table larger than the workers' memory works.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.monitoring import stats
-from workbench.monitoring.tables import Table, partitions
+from workbench.monitoring.tables import Piece, Table, partitions, read_piece
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -24,8 +26,11 @@ FAN_IN = 16  # partition results merged per task of the tree reduction
 
 
 def column_stats(tables: Sequence[Table], columns: list[str], seed: int,
-                 client: Client | None) -> list[dict[str, stats.ColumnStats]]:
-    """Pass 1: merged statistics of each column, per table (tables reduced side by side)."""
+                 client: Client | None,
+                 grids: dict[str, tuple[float, float]] | None = None
+                 ) -> list[dict[str, stats.ColumnStats]]:
+    """Pass 1: merged statistics of each column, per table (tables reduced side by side);
+    numeric columns in `grids` are put on the grid over their (low, high) too."""
 
     def combine(results: Sequence[dict[str, stats.ColumnStats]]) -> dict[str, stats.ColumnStats]:
         return _merge_stats(results, columns, seed)
@@ -34,9 +39,19 @@ def column_stats(tables: Sequence[Table], columns: list[str], seed: int,
     for table in tables:
         parts = partitions(table, columns)
         keep = stats.sample_size(len(parts))
-        work.append([(stats.partition_stats, (part, columns, seed, i, keep))
+        work.append([(partition_stats, (part, columns, seed, i, keep, grids))
                      for i, part in enumerate(parts)])
     return _run(tables, work, combine, client)
+
+
+def partition_stats(part: Any, columns: list[str], seed: int, index: int, keep: int,
+                    grids: dict[str, tuple[float, float]] | None) -> dict[str, stats.ColumnStats]:
+    """One partition's statistics: a pandas frame as it is, a path's piece read with Arrow."""
+    if isinstance(part, Piece):
+        part = read_piece(part, columns)
+        if hasattr(part, "schema"):
+            return stats.arrow_stats(part, columns, seed, index, keep, grids)
+    return stats.partition_stats(part, columns, seed, index, keep, grids)
 
 
 def _merge_stats(results: Sequence[dict[str, stats.ColumnStats]], columns: list[str],
@@ -49,9 +64,13 @@ Bins = dict[str, tuple[np.ndarray, ...]]
 
 
 def partition_bins(frame: Any, specs: dict[str, BinSpec]) -> dict[str, tuple[np.ndarray, ...]]:
+    if isinstance(frame, Piece):
+        frame = read_piece(frame, list(specs))
+    arrow = hasattr(frame, "schema")
     out: dict[str, tuple[np.ndarray, ...]] = {}
     for column, (mode, edges, shift) in specs.items():
-        values = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        values = (frame.column(column).to_numpy().astype(np.float64, copy=False) if arrow else
+                  frame[column].to_numpy(dtype=np.float64, na_value=np.nan))
         if mode == "points":  # values < and <= each point
             out[column] = stats.counts_at(values, edges)
         else:
