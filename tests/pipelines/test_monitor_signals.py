@@ -98,7 +98,8 @@ def flights_project(tmp_path: Path, tracking: MlflowClient) -> Path:
         mlflow.log_param("C", 0.3)
         mlflow.log_metric("val_auc", 0.74)
         mlflow.sklearn.log_model(model, name="model", input_example=inputs.head(3),
-                                 pyfunc_predict_fn="predict_proba")
+                                 pyfunc_predict_fn="predict_proba",
+                                 pip_requirements=["scikit-learn"])
     wb.promote("flights", run_id=run.info.run_id, approver="ana", reason="pilot", root=root)
     return root
 

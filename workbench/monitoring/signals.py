@@ -72,7 +72,7 @@ def watch(uri: str, inputs: list[str] | None, reference: Any, current: Any, *,
         shared = [c for c in (inputs or ref_x.columns) if c in ref_x.columns and c in cur_x.columns
                   and c != target]
         if shared:
-            found = drift(ref_x[shared], cur_x[shared], drift_share=threshold)
+            found = drift(ref_x[shared], cur_x[shared], drift_share=threshold, engine="dask")
             signals.append(Signal(
                 "input_drift", found.share >= threshold, found.share, f">= {threshold:g}",
                 f"{len(found.drifted_columns)} of {len(found.columns)} model inputs drifted"
@@ -121,7 +121,7 @@ def prediction_signal(reference: np.ndarray, current: np.ndarray) -> Signal:
     from workbench.monitoring.api import drift
 
     found = drift(pd.DataFrame({"prediction": reference}),
-                  pd.DataFrame({"prediction": current}), drift_share=1.0,
+                  pd.DataFrame({"prediction": current}), drift_share=1.0, engine="dask",
                   column_types={"prediction": "categorical" if reference.dtype.kind in "OUSb"
                                 else "numerical"})
     column = found.columns["prediction"]
