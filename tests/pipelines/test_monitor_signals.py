@@ -125,7 +125,7 @@ def test_engineered_model_is_watched_on_raw_columns_inputs_and_predictions(
 
 
 def test_a_label_shift_fires_predictions_and_performance_and_retrains_from_the_champion(
-        flights_project: Path, tracking: MlflowClient, receiver: Receiver, tmp_path: Path,
+        flights_project: Path, tracking: MlflowClient, receiver: Receiver, tmp_path: Path,  # noqa: F811
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Only the hour moves (1 raw column of 8: no data drift), but the champion's predictions
     move with it and its AUC falls: both fire, the team hears of it, and the retraining starts

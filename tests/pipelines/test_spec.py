@@ -206,3 +206,30 @@ def test_bad_gates_and_drift_columns_name_their_line(tmp_path: Path, edit: tuple
     path.write_text(GATES.replace(*edit))
     with pytest.raises(ConfigError, match=message):
         load_spec(path)
+
+
+MONITOR = ("name: flights\nmodel: flights\ntarget: delayed\n"
+           "steps:\n- {name: retrain, function: 'steps:retrain'}\n"
+           "monitor:\n  features: 'features:featurize'\n"
+           "  performance: {metric: auc, min: 0.65}\n")
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (("metric: auc,", "metric: loss,"),
+     r"flights.yaml:8: monitor.performance.metric: metric 'loss' is none of rmse, mse, mae"),
+    ((", min: 0.65", ""), r"monitor.performance: give min:, max: or max_drop:"),
+    (("'features:featurize'", "featurize"),
+     r"monitor.features: features 'featurize' is not 'module:function'"),
+    (("  performance:", "  retrain_from: latest\n  performance:"),
+     r"monitor.retrain_from: Input should be 'champion' or 'defaults'"),
+])
+def test_a_bad_monitor_section_names_its_line(tmp_path: Path, edit: tuple[str, str],
+                                              message: str) -> None:
+    path = tmp_path / "flights.yaml"
+    path.write_text(MONITOR)
+    spec = load_spec(path)
+    assert spec.monitor is not None and spec.monitor.performance is not None
+    assert (spec.monitor.features, spec.monitor.performance.min) == ("features:featurize", 0.65)
+    path.write_text(MONITOR.replace(*edit))
+    with pytest.raises(ConfigError, match=message):
+        load_spec(path)
