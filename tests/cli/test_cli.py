@@ -114,6 +114,11 @@ def test_doctor_reports_what_it_found(tmp_path: Path) -> None:
             "artifacts"} <= set(checks)
     assert str(tmp_path) in checks["tracking"]["detail"]
 
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    inside = workbench("doctor", home=tmp_path, cwd=repo, env={"COLUMNS": "300"})
+    assert "no pipelines/, .workbench/ or [tool.workbench] on the way up" in inside.stdout
+
     broken = workbench("doctor", home=tmp_path, env={"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"})
     assert broken.returncode == 1
     assert "FAIL" in broken.stdout and "fix:" in broken.stdout

@@ -161,6 +161,7 @@ def test_cli_schedule_list_and_scheduler_once(project: Path, tmp_path: Path,
     again = workbench("scheduler", "--once", home=home, cwd=project, env=on_cluster(dask_client))
     # the slot is taken (a new minute may have begun meanwhile: that is a different slot)
     assert once.stdout.strip() not in again.stdout
+    assert again.stdout.startswith(("ran nightly for ", "nothing due now; next: nightly at "))
     listed = json.loads(workbench("pipeline", "list", "--json", home=home,
                                   cwd=project).stdout)["pipelines"]
     assert listed[0]["last_status"] == "FINISHED"

@@ -80,6 +80,8 @@ def test_a_project_from_cli_training_to_a_fairly_gated_retrained_champion(
 
     store = MlflowClient(f"sqlite:///{root / '.workbench' / 'mlflow.db'}")
     [retrained] = retrained_runs(store, pipeline_run["run_id"])
+    assert [(r["run_id"], r["model"]) for r in pipeline_run["runs_made"]
+            if r["model"]] == [(retrained.info.run_id, True)]  # the command names what it made
     # as logged, each model is perfect on its own holdout: a tie, which "by 1" refuses; scored
     # on the retraining's holdout (the new season), the champion is far off
     assert retrained.data.metrics["val_rmse"] == pytest.approx(0, abs=1e-6)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -109,10 +109,57 @@ def pipeline_run(name: str, params: tuple[str, ...], as_json: bool) -> None:
         outcome = run(name, _parse_params(params), on_event=show)
     except (PipelineInterrupted, KeyboardInterrupt) as exc:
         _interrupted(exc)
+    made = _runs_made(outcome)
     if as_json:
-        _emit(outcome.to_dict())
+        _emit({**outcome.to_dict(), "runs_made": made})
     else:
         click.echo(f"pipeline {name}: {outcome.status} (run {outcome.run_id})")
+        for child in made:
+            model = " (logged a model)" if child["model"] else ""
+            click.echo(f"  made run {child['run_id']} {child['name']!r} in "
+                       f"{child['experiment']!r}: {child['status']}{model}")
+
+
+def _runs_made(outcome: Any) -> list[dict[str, Any]]:
+    """The runs the pipeline's steps started (wb.train, wb.sweep...): tagged with its run id,
+    other than the step runs themselves."""
+    from workbench.tracking.store import filter_literal, tracking_client
+
+    client = tracking_client()
+    steps = {s.run_id for s in outcome.steps.values()} | {outcome.run_id}
+    experiments = {e.experiment_id: e.name for e in client.search_experiments()}
+    found = client.search_runs(
+        list(experiments), max_results=200, order_by=["attributes.start_time ASC"],
+        filter_string=f"tags.`workbench.pipeline_run` = {filter_literal(outcome.run_id)}")
+    return [{"run_id": r.info.run_id, "name": r.info.run_name or "",
+             "experiment": experiments.get(r.info.experiment_id, r.info.experiment_id),
+             "status": r.info.status,
+             "model": bool(r.outputs and r.outputs.model_outputs)}
+            for r in found if r.info.run_id not in steps]
+
+
+def _nothing_due(root: Any) -> str:
+    """`scheduler --once` with nothing to run says so, and when the next slot is."""
+    import datetime
+
+    from workbench.errors import ConfigError
+    from workbench.pipelines.schedule import next_run
+    from workbench.pipelines.spec import load_spec
+    from workbench.project import PIPELINES_DIR
+
+    now = datetime.datetime.now(datetime.UTC)
+    upcoming = []
+    for path in sorted((root / PIPELINES_DIR).glob("*.yaml")):
+        with contextlib.suppress(ConfigError):
+            spec = load_spec(path)
+            at = next_run(spec, now)
+            if at is not None:
+                upcoming.append((at, spec.name))
+    if not upcoming:
+        return f"nothing due: no pipeline in {root / PIPELINES_DIR} has a schedule"
+    at, name = min(upcoming)
+    return (f"nothing due now; next: {name} at {at.isoformat(timespec='minutes')} "
+            f"({len(upcoming)} scheduled)")
 
 
 def _interrupted(exc: BaseException) -> NoReturn:
@@ -157,6 +204,8 @@ def scheduler(once: bool, interval: float, heartbeat: float | None,
                               f"{record.what if record else 'ended without a record'}")
         if failed:
             raise WorkbenchError("; ".join(failed))
+        if not started:
+            click.echo(_nothing_due(service.root))
         return
     click.echo(f"scheduler: checking ./pipelines every {interval:g}s (Ctrl-C stops)", err=True)
     import logging

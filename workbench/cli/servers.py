@@ -27,11 +27,12 @@ def doctor(as_json: bool) -> None:
     else:
         marks = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
         from rich.console import Console
+        from rich.markup import escape
 
         console = Console()
-        for f in findings:
-            fix = f"  [dim]fix:[/] {f.fix}" if f.fix else ""
-            console.print(f"{marks[f.status]:>14}  {f.check:<12} {f.detail}{fix}",
+        for f in findings:  # details are text, not markup: "[tool.workbench]" stays as written
+            fix = f"  [dim]fix:[/] {escape(f.fix)}" if f.fix else ""
+            console.print(f"{marks[f.status]:>14}  {escape(f.check):<12} {escape(f.detail)}{fix}",
                           highlight=False)
     if failed:
         sys.exit(1)
