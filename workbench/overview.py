@@ -1,7 +1,7 @@
 """Each model and experiment at a glance, as the cockpit and Lab's sidebar show them: a
-model's champion, the requests waiting for a second approver and its newest drift check
-against the retraining threshold; the experiments and the newest runs (the pipelines' rows are
-`workbench.pipelines.listing`'s).
+model's champion, the requests waiting for a second approver and its newest drift check's
+verdict (`workbench.monitoring.verdict`); the experiments and the newest runs (the pipelines'
+rows are `workbench.pipelines.listing`'s).
 
 These are read every few seconds, so each part costs a fixed number of store reads, not one
 or more per model: every registered model (tags, so the history, and aliases, so the
@@ -15,10 +15,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from workbench.pipelines.spec import PipelineSpec
+from typing import Any
 
 # the newest drift checks read in the one search; a registered model not among them while the
 # page came back full is looked up on its own
@@ -56,34 +53,29 @@ def model_overview(root: str | Path | None = None, *, client: Any = None,
                    ) -> list[dict[str, Any]]:
     """Per model (registered or drift-checked), by name: `champion` (a version or None),
     `pending` (the open requests: request_id, kind, run_id, requester, reason, at) and `drift`
-    (None before a first check, else share, threshold, drifting, at, run_id). The thresholds
-    come from the pipelines of `root` (default: the project's).
+    (None before a first check, else the newest check's verdict, `workbench.monitoring.verdict`:
+    state, fired, share, threshold, drifting, why, text; and at, run_id). A check is judged at
+    the threshold it recorded (the model's policy threshold when the monitor checked), not at
+    today's spec: every surface shows the same verdict for the same check. `root` is kept for
+    callers; nothing is read from it.
 
     A pilot drift-checked but never registered is listed while one of its checks is among the
     newest DRIFT_PAGE checks of the store."""
-    from workbench.config import project_root
     from workbench.monitoring.history import MONITORING_EXPERIMENT
 
     client = client if client is not None else read_client()
     registered = _registered(client)
     monitoring = _experiment_id(client, experiment_list, MONITORING_EXPERIMENT)
     checks = _newest_drift_checks(client, monitoring, registered)
-    policies = _specs_by_model(project_root(root))
     rows = []
     for name in sorted(set(registered) | set(checks)):
-        spec = policies.get(name)
-        threshold = spec.drift.threshold if spec is not None and spec.drift else 0.5
         champion, pending = registered.get(name, (None, []))
-        last = checks.get(name)
         rows.append({
             "model": name, "champion": champion,
             "pending": [{"request_id": f"{name}/{e['seq']}", "kind": e.get("kind", "promotion"),
                          "run_id": e.get("run_id"), "requester": e.get("requester"),
                          "reason": e.get("reason"), "at": e.get("at")} for e in pending],
-            "drift": None if last is None else {
-                "share": last["share"], "threshold": threshold,
-                "drifting": last["share"] >= threshold, "at": last["at"],
-                "run_id": last["run_id"]}})
+            "drift": checks.get(name)})
     return rows
 
 
@@ -152,31 +144,16 @@ def _newest_drift_checks(client: Any, experiment_id: str | None,
 
 
 def _keep_check(newest: dict[str, dict[str, Any]], run: Any) -> None:
+    """The newest check of its model, judged from what the run recorded (no further read)."""
     from workbench.monitoring.history import MODEL_TAG
+    from workbench.monitoring.verdict import of_run
 
     model = run.data.tags.get(MODEL_TAG)
     share = run.data.metrics.get("drift.share")
     if model and model not in newest and share is not None:
-        newest[model] = {"share": float(share), "at": _iso(run.info.start_time, "minutes"),
+        newest[model] = {**of_run(run.data.tags, run.data.metrics, run.data.params),
+                         "at": _iso(run.info.start_time, "minutes"),
                          "run_id": str(run.info.run_id)}
-
-
-def _specs_by_model(root: Path) -> dict[str, PipelineSpec]:
-    """model -> the pipeline spec producing it, read once for every model. Specs that cannot
-    be read, and models two pipelines claim, get the default policy (as `drift_policy`)."""
-    from workbench.errors import ConfigError
-    from workbench.pipelines.spec import load_spec
-    from workbench.project import PIPELINES_DIR
-
-    found: dict[str, list[PipelineSpec]] = {}
-    for path in sorted((root / PIPELINES_DIR).glob("*.yaml")):
-        try:
-            spec = load_spec(path)
-        except ConfigError:
-            continue
-        if spec.model:
-            found.setdefault(spec.model, []).append(spec)
-    return {model: specs[0] for model, specs in found.items() if len(specs) == 1}
 
 
 def _iso(millis: int | None, timespec: str) -> str | None:

@@ -39,12 +39,20 @@ def running(limit: int = 20) -> list[dict[str, Any]]:
 
 
 def models() -> list[dict[str, Any]]:
-    """Per model: the champion, how many requests wait, the newest drift check."""
+    """Per model: the champion, how many requests wait, the newest drift check's verdict (the
+    one every surface shows: `verdict` its line, `fired` the signals, `why`, `drifting`)."""
     from workbench.overview import model_overview
 
-    return [{"model": m["model"], "champion": m["champion"], "pending": len(m["pending"]),
-             "drift_share": None if m["drift"] is None else m["drift"]["share"],
-             "drift_at": None if m["drift"] is None else m["drift"]["at"],
-             "threshold": 0.5 if m["drift"] is None else m["drift"]["threshold"],
-             "drifting": m["drift"] is not None and m["drift"]["drifting"]}
-            for m in model_overview()]
+    rows = []
+    for m in model_overview():
+        check = m["drift"]
+        rows.append({"model": m["model"], "champion": m["champion"],
+                     "pending": len(m["pending"]),
+                     "drift_share": None if check is None else check["share"],
+                     "drift_at": None if check is None else check["at"],
+                     "threshold": None if check is None else check["threshold"],
+                     "drifting": check is not None and check["drifting"],
+                     "fired": [] if check is None else check["fired"],
+                     "verdict": None if check is None else check["text"],
+                     "why": None if check is None else check["why"]})
+    return rows

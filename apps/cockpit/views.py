@@ -9,7 +9,6 @@ from urllib.parse import quote
 
 from workbench_apps.promotion.views import banner
 
-DRIFTING = '<b style="color:#b00020">drifting</b>'
 TABLE = '<table class="wb-cockpit" style="width:100%;table-layout:auto">'
 STYLE = ("<style>.wb-cockpit td,.wb-cockpit th{padding:2px 8px;text-align:left;"
          "vertical-align:top;word-break:break-word}</style>")
@@ -82,14 +81,16 @@ def models(rows: list[dict[str, Any]] | None) -> str:
     shown = []
     for m in rows:
         name = quote(m["model"], safe="")
-        verdict = DRIFTING if m["drifting"] else "ok"
-        drift = "no check yet" if m["drift_share"] is None else (
-            f"{verdict}: share "
-            f"{m['drift_share']:.2f} (retrains at {m['threshold']:g}), "
-            f"{escape(m['drift_at'])}")
+        if m["verdict"] is None:
+            drift = f'<a href="/drift?model={name}">no check yet</a>'
+        else:  # the verdict in the words every surface uses, why on hover
+            colour = "#b00020" if m["drifting"] else "#1b5e20"
+            drift = (f'<a href="/drift?model={name}" title="{escape(m["why"] or "")}">'
+                     f'<b class="wb-verdict" style="color:{colour}">{escape(m["verdict"])}</b>'
+                     f"</a>, {escape(m['drift_at'] or '')}")
         shown.append([f'<a href="/promotion?model={name}">{escape(m["model"])}</a>',
                       f"v{escape(str(m['champion']))}" if m["champion"] else "none",
-                      str(m["pending"]), f'<a href="/drift?model={name}">{drift}</a>'])
+                      str(m["pending"]), drift])
     return _table(["model", "champion", "pending", "drift"], shown,
                   "No models yet: promote one, or check drift with workbench monitor.")
 

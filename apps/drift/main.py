@@ -59,6 +59,10 @@ class DriftPage(ModelPage):
         if len(data["history"]):
             parts.append(views.share_figure(data["history"], data["threshold"],
                                             data["retrainings"]))
+            parts += views.signal_figures(data["history"])
+            if data["signals"]:
+                parts.append(pn.pane.HTML("<h3>Signals of the newest check</h3>"))
+                parts.append(views.signals_table(data_store.signal_rows(data["signals"])))
             parts.append(pn.pane.HTML("<h3>Columns of the newest check</h3>"))
             parts.append(views.columns_table(data_store.column_rows(data["result"])))
         if self.actions:

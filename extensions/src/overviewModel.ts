@@ -35,11 +35,29 @@ export interface PendingRequest {
   kind: string;
 }
 
+/**
+ * A check's verdict as the server judged it (workbench.monitoring.verdict): the same for the
+ * same check on every surface, at the threshold the check recorded.
+ */
+export interface Verdict {
+  share: number;
+  threshold: number;
+  /** The verdict is "fired": some signal fired. */
+  drifting: boolean;
+  state?: 'fired' | 'stable';
+  /** The signals that fired, e.g. ["performance"]. */
+  fired?: string[];
+  /** Each fired signal with its value, and the drift share against the threshold. */
+  why?: string;
+  /** The line every surface shows: "performance fired · drift 0.14 / threshold 0.5". */
+  text?: string;
+}
+
 export interface Model {
   model: string;
   champion: string | null;
   pending: PendingRequest[];
-  drift: null | { share: number; threshold: number; drifting: boolean; at: string; run_id: string };
+  drift: null | (Verdict & { at: string; run_id: string });
 }
 
 export interface Pipeline {
@@ -100,6 +118,16 @@ export function formatTime(iso: string | null | undefined): string {
     return iso;
   }
   return `${t.getFullYear()}-${pad(t.getMonth() + 1)}-${pad(t.getDate())} ${pad(t.getHours())}:${pad(t.getMinutes())}`;
+}
+
+/** The verdict's line as the server wrote it (an older server: made the same way). */
+export function verdictText(v: Verdict): string {
+  if (v.text) {
+    return v.text;
+  }
+  const against = `drift ${formatShare(v.share)} / threshold ${formatShare(v.threshold)}`;
+  const fired = v.fired ?? (v.drifting ? ['data_drift'] : []);
+  return fired.length ? `${fired.join(', ')} fired · ${against}` : `stable · ${against}`;
 }
 
 /** Bytes as "12.3 kB" etc. */
@@ -261,7 +289,7 @@ export interface ModelRow {
   name: string;
   champion: string;
   championVersion: string | null;
-  drift: null | { text: string; drifting: boolean; runId: string };
+  drift: null | { text: string; why: string; drifting: boolean; runId: string };
   pending: PendingRow[];
 }
 
@@ -272,7 +300,8 @@ export function modelRows(models: ReadonlyArray<Model>): ModelRow[] {
     championVersion: m.champion ? String(m.champion) : null,
     drift: m.drift
       ? {
-          text: `drift ${formatShare(m.drift.share)} / ${formatShare(m.drift.threshold)}`,
+          text: verdictText(m.drift),
+          why: m.drift.why ?? '',
           drifting: !!m.drift.drifting,
           runId: m.drift.run_id
         }

@@ -226,7 +226,8 @@ export class WorkbenchSidebar extends Widget {
         row.drift
           ? button(row.drift.text, () => this.actions.openDrift(row.drift!.runId, row.name), {
               class: `wb-link wb-drift ${row.drift.drifting ? 'wb-mod-drifting' : 'wb-mod-stable'}`,
-              'aria-label': `Show the drift report of ${row.name}`
+              'aria-label': `Show the drift report of ${row.name}`,
+              title: row.drift.why
             })
           : h('span', { class: 'wb-drift' }, 'no drift check'),
         pending.length ? h('ul', { class: 'wb-pending-list', 'aria-label': `Pending requests of ${row.name}` }, ...pending) : null

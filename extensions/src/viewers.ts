@@ -11,7 +11,7 @@ import { pageURL, requestAPI } from './api';
 import { linePath } from './chart';
 import { failure } from './dialogs';
 import { h } from './dom';
-import { formatNumber, formatShare, formatSize, formatTime, RunDetail, runName } from './overviewModel';
+import { formatNumber, formatSize, formatTime, RunDetail, runName, Verdict, verdictText } from './overviewModel';
 import { Poller } from './poller';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -101,13 +101,19 @@ class RunView extends Loaded {
   }
 }
 
-interface DriftAnswer {
+interface Signal {
+  name: string;
+  fired: boolean;
+  value: number | null;
+  threshold: string;
+  detail: string;
+}
+
+interface DriftAnswer extends Verdict {
   run_id: string;
   model: string | null;
   at: string | null;
-  share: number;
-  threshold: number;
-  drifting: boolean;
+  signals?: Signal[];
   columns: { column: string; drifted: boolean; score: number; method: string; threshold: number }[];
   report_html: string | null;
 }
@@ -136,10 +142,27 @@ class DriftView extends Loaded {
         )
       )
     );
+    const signals = h(
+      'table',
+      { class: 'wb-table wb-drift-signals' },
+      h('caption', {}, 'Signals'),
+      h('thead', {}, h('tr', {}, ...['signal', 'fired', 'value', 'fires at', 'detail'].map(c => h('th', {}, c)))),
+      h(
+        'tbody',
+        {},
+        ...(d.signals ?? []).map(s =>
+          h('tr', { class: s.fired ? 'wb-mod-drifting' : '', 'data-signal': s.name }, h('td', {}, s.name),
+            h('td', {}, s.fired ? 'yes' : 'no'), h('td', {}, s.value === null ? '—' : formatNumber(s.value)),
+            h('td', {}, s.threshold), h('td', {}, s.detail))
+        )
+      )
+    );
     this.display(
       h('h2', {}, `Drift of ${d.model ?? 'an unnamed model'}`),
       h('p', { class: d.drifting ? 'wb-drift-summary wb-mod-drifting' : 'wb-drift-summary' },
-        `${d.drifting ? 'Drifting' : 'Stable'}: share ${formatShare(d.share)} of columns against threshold ${formatShare(d.threshold)} · ${formatTime(d.at)}`),
+        h('span', { class: 'wb-verdict' }, verdictText(d)), ` · ${formatTime(d.at)}`),
+      d.why ? h('p', { class: 'wb-drift-why' }, d.why) : null,
+      d.signals?.length ? signals : null,
       columns,
       d.report_html
         ? reportFrame(d.report_html, 'allow-scripts', 'Evidently drift report')

@@ -212,23 +212,35 @@ def open_job(run_id: str, root: Path) -> dict[str, Any]:
 
 
 def drift(run_id: str) -> dict[str, Any]:
+    """One logged check: its verdict (the same as the sidebar's and the dashboards', judged
+    at the threshold it recorded, `workbench.monitoring.verdict`), its signals (name, fired,
+    value, threshold, detail), its columns, what it skipped, and Evidently's report."""
+    import json
+
     import workbench as wb
     from workbench.errors import ConfigError
     from workbench.monitoring.history import MODEL_TAG
-    from workbench.runs import run_detail
+    from workbench.monitoring.verdict import check_signals, of_run
+    from workbench.runs import artifact_bytes, run_detail
 
     try:
         row = run_detail(run_id, max_artifacts=20)
         result = wb.drift_result(run_id)
     except ConfigError as exc:
         raise LookupError(str(exc)) from None
+    judged = of_run(row["tags"], row["metrics"], row["params"], result)
+    recorded = None
+    if any(a["path"] == "monitor/signals.json" for a in row["artifacts"]):
+        with contextlib.suppress(ConfigError, ValueError):
+            recorded = json.loads(artifact_bytes(run_id, "monitor/signals.json"))
     try:
         report: str | None = wb.drift_report(run_id)
     except ConfigError:
         report = None  # a check that tested no column has no report
     return {"run_id": run_id, "model": row["tags"].get(MODEL_TAG), "at": row["started"],
-            "share": result["share"], "threshold": result["drift_share"],
-            "drifting": result["drifted"],
+            **judged,
+            "signals": check_signals(recorded if isinstance(recorded, list) else None,
+                                     judged, result),
             "columns": [{"column": name, "drifted": c["drifted"], "score": c["score"],
                          "method": c["method"], "threshold": c["threshold"]}
                         for name, c in result["columns"].items()],

@@ -30,10 +30,14 @@ def test_every_part_shows_with_markup_as_text(tracking: MlflowClient,
     assert (live["run_id"], live["metrics"]) == (busy, {"loss": 0.25})
     [model] = reading.data["models"]
     assert model["model"] == "churn" and model["drifting"] and model["champion"] is None
+    assert model["fired"] == ["data_drift"] and model["threshold"] == 0.3  # the policy's
+    assert model["verdict"].startswith("data_drift fired · drift ")
+    assert model["verdict"].endswith(" / threshold 0.3")
     assert [p["name"] for p in reading.data["pipelines"]] == ["retrain"]
     shown = views.page(reading)
     assert MARKUP not in shown and "&lt;img src=x" in shown
-    assert '<a href="/drift?model=churn">' in shown and "drifting" in shown
+    assert '<a href="/drift?model=churn" title="data_drift fired: drift share' in shown
+    assert f"{model['verdict']}</b>" in shown
     assert "loss 0.25" in shown and "never run" in shown
 
 

@@ -240,7 +240,10 @@ def test_the_workbench_journey_in_jupyterlab(lab: tuple[int, Path], tmp_path: Pa
         report = page.locator("iframe.wb-report")
         report.wait_for()
         assert report.get_attribute("sandbox") == "allow-scripts"
-        assert "Drifting" in page.locator(".wb-drift-summary").inner_text()
+        # the sidebar's words: the check's verdict at the threshold it recorded (wb.drift's)
+        said = "data_drift fired · drift 0.5 / threshold 0.5"
+        assert page.locator(".wb-drift-summary .wb-verdict").inner_text() == said
+        assert sidebar.locator(".wb-model[data-model=pilot] .wb-drift").inner_text() == said
         frame_with_text(page, "Dataset Drift", timeout_s=60)
         page.screenshot(path=str(shots / "3-drift.png"))
         sidebar.get_by_role("button", name="Open the cockpit dashboard").click()

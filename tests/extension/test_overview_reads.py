@@ -51,6 +51,11 @@ def test_a_refresh_reads_the_store_as_often_for_four_models_as_for_one(
         assert model["drift"] is not None and model["drift"]["threshold"] == 0.5
     assert models["model-0"]["drift"]["drifting"] is False  # its check compared like with like
     assert models["model-3"]["drift"]["drifting"] is True
+    # judged at the threshold each check recorded (wb.drift's 0.5), from the one search
+    assert models["model-0"]["drift"]["text"] == "stable · drift 0 / threshold 0.5"
+    assert models["model-3"]["drift"]["text"] == "data_drift fired · drift 1 / threshold 0.5"
+    assert models["model-3"]["drift"]["state"] == "fired"
+    assert models["model-3"]["drift"]["fired"] == ["data_drift"]
     pipelines = {p["name"]: p for p in seen["pipelines"]}
     assert sorted(pipelines) == [f"pipeline-{i}" for i in range(4)]
     for index in range(4):

@@ -13,7 +13,8 @@ import {
   progressText,
   Run,
   runGroups,
-  runRows
+  runRows,
+  verdictText
 } from '../overviewModel';
 
 const run = (over: Partial<Run>): Run => ({
@@ -148,8 +149,28 @@ describe('modelRows and pipelineRows', () => {
       }
     ]);
     expect(row.champion).toBe('champion v3');
-    expect(row.drift).toEqual({ text: 'drift 0.67 / 0.5', drifting: true, runId: 'r1' });
+    expect(row.drift).toEqual({ text: 'data_drift fired · drift 0.67 / threshold 0.5', why: '', drifting: true, runId: 'r1' });
     expect(row.pending[0].text).toBe('req-1: promote of run 01234567 by alice — better');
+  });
+
+  it("shows the server's verdict: the signals that fired, the share against the recorded threshold", () => {
+    const why = 'performance fired (0.578); drift share 0.14 under the threshold 0.5';
+    const [row] = modelRows([
+      {
+        model: 'flights',
+        champion: null,
+        drift: {
+          share: 0.14, threshold: 0.5, drifting: true, state: 'fired', fired: ['performance'], why,
+          text: 'performance fired · drift 0.14 / threshold 0.5', at: '', run_id: 'r2'
+        },
+        pending: []
+      }
+    ]);
+    expect(row.drift).toEqual({ text: 'performance fired · drift 0.14 / threshold 0.5', why, drifting: true, runId: 'r2' });
+    expect(verdictText({ share: 0.14, threshold: 0.5, drifting: false })).toBe('stable · drift 0.14 / threshold 0.5');
+    expect(verdictText({ share: 0.2, threshold: 0.5, drifting: true, fired: ['performance'] })).toBe(
+      'performance fired · drift 0.2 / threshold 0.5'
+    );
   });
 
   it('says when a pipeline never ran or has no schedule', () => {
