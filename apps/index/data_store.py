@@ -20,8 +20,9 @@ APPS = (
     App("/runs", "Runs", "experiments and runs: search, compare curves and params, artifacts"),
     App("/training", "Training", "launch a run or a sweep of the demo or the project's train "
                                  "function, watch its curves grow, cancel it"),
-    App("/drift", "Drift", "per model: the newest verdict, the drift share over time with the "
-                           "threshold and retrainings, each column, the report, new checks"),
+    App("/drift", "Drift", "per model: the newest verdict and the signal that fired, the drift "
+                           "share, prediction drift and performance over time, each column, "
+                           "the report, new checks"),
     App("/promotion", "Promotion", "champions, pending requests, approve, decline, roll back, "
                                    "the verified history"),
 )
