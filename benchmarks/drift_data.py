@@ -52,3 +52,64 @@ def write_table(path: Path, rows: int, seed: int, drift: bool) -> Path:
         part = make_table(min(FILE_ROWS, rows - start), seed * 1000 + index, drift)
         part.to_parquet(path / f"part-{index:04d}.parquet", index=False)
     return path
+
+
+CARRIERS = ("UA", "B6", "EV", "DL", "AA", "MQ", "US", "9E", "WN", "VX", "FL", "AS", "F9", "YV",
+            "HA", "OO")
+ORIGINS = ("EWR", "JFK", "LGA")
+TAILS = 4_000  # aircraft: thousands of distinct id strings
+
+
+def make_flights(rows: int, seed: int, months: tuple[int, ...], start: int = 0) -> pd.DataFrame:
+    """A year of airline flights as a user's CSV holds them (shaped like nycflights13): a row
+    index, an aircraft id (thousands of distinct strings), an ISO timestamp, categorical carriers
+    and airports, delays with missing values for cancelled flights, and a 0/1 target. Winter
+    months (December, January) have more and longer delays and another carrier mix."""
+    rng = np.random.default_rng(seed)
+    month = rng.choice(months, rows)
+    day = rng.integers(1, 29, rows)
+    winter = np.isin(month, (12, 1, 2))
+    sched_dep = rng.integers(5, 23, rows) * 100 + rng.choice([0, 15, 30, 45, 59], rows)
+    cancelled = rng.random(rows) < np.where(winter, 0.05, 0.02)
+    delay = np.round(rng.exponential(np.where(winter, 22.0, 12.0), rows)
+                     - rng.exponential(6.0, rows))
+    dep_delay = np.where(cancelled, np.nan, delay)
+    hour, minute = sched_dep // 100, sched_dep % 100
+    dep_time = np.where(cancelled, np.nan, (sched_dep + dep_delay) % 2400)
+    air_time = np.where(cancelled, np.nan, np.round(rng.gamma(6.0, 25.0, rows)))
+    distance = (air_time * 8 + rng.integers(-40, 40, rows)).round()
+    sched_arr = (sched_dep + np.nan_to_num(air_time, nan=120).astype(int) + 40) % 2400
+    arr_delay = dep_delay + np.round(rng.normal(-5.0, 12.0, rows))
+    weights = np.linspace(2.0, 0.2, len(CARRIERS))
+    if winter.mean() > 0.5:
+        weights = weights[::-1] ** 0.7
+    tails = np.array([f"N{100 + i}{'ABCDEFGHJK'[i % 10]}{'QRSTUVWXYZ'[i // 10 % 10]}"
+                      for i in range(TAILS)], dtype=object)
+    tailnum = tails[rng.integers(0, TAILS, rows)]
+    tailnum[rng.random(rows) < 0.01] = None
+    dests = np.array([f"D{i:02d}" for i in range(100)], dtype=object)
+    frame = pd.DataFrame({
+        "year": 2013, "month": month, "day": day, "dep_time": dep_time,
+        "sched_dep_time": sched_dep, "dep_delay": dep_delay, "arr_time": (sched_arr + np.nan_to_num(
+            arr_delay)) % 2400, "sched_arr_time": sched_arr, "arr_delay": arr_delay,
+        "carrier": rng.choice(CARRIERS, rows, p=weights / weights.sum()),
+        "flight": rng.integers(1, 8_500, rows), "tailnum": tailnum,
+        "origin": rng.choice(ORIGINS, rows), "dest": dests[rng.zipf(1.6, rows) % 100],
+        "air_time": air_time, "distance": distance, "hour": hour, "minute": minute,
+        "time_hour": [f"2013-{m:02d}-{d:02d} {h:02d}:00:00" for m, d, h in zip(month, day, hour,
+                                                                                 strict=True)],
+        "delayed": (np.nan_to_num(arr_delay, nan=60.0) > 15).astype(int),
+    })
+    frame.index = pd.RangeIndex(start, start + rows)
+    return frame
+
+
+def write_flights(directory: Path, reference_rows: int = 160_000,
+                  current_rows: int = 36_000) -> tuple[Path, Path]:
+    """reference.csv (January to June, ~18 MB) and current.csv (December, ~4 MB), each with the
+    row index pandas writes (an unnamed first column)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    reference, current = directory / "reference.csv", directory / "current.csv"
+    make_flights(reference_rows, 11, (1, 2, 3, 4, 5, 6)).to_csv(reference)
+    make_flights(current_rows, 12, (12,), start=reference_rows).to_csv(current)
+    return reference, current
