@@ -74,7 +74,9 @@ def sweep(rows: int, trials: int, epochs: int) -> float:
 def drift(folder: Path, rows: int) -> float:
     import workbench as wb
     from benchmarks.drift_data import write_table
+    from workbench.monitoring import api
 
+    api.LOCAL_FILE_BYTES = 0  # files this small are read in process: measure the cluster
     ref = write_table(folder / "ref.parquet", rows, seed=1, drift=False)
     cur = write_table(folder / "cur.parquet", rows, seed=2, drift=True)
     wb.drift(ref, cur, engine="dask")  # warm: workers import the engine
