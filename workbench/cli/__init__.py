@@ -10,6 +10,7 @@ from workbench.cli import (
     governance,
     migrate,
     pipelines,
+    project,
     promotion,
     servers,
     services,
@@ -17,8 +18,8 @@ from workbench.cli import (
 )
 from workbench.cli.base import cli
 
-__all__ = ["cli", "drift", "governance", "main", "migrate", "pipelines", "promotion", "servers",
-           "services", "training"]
+__all__ = ["cli", "drift", "governance", "main", "migrate", "pipelines", "project",
+           "promotion", "servers", "services", "training"]
 
 
 def main() -> None:
