@@ -78,9 +78,18 @@ def cluster(*, n_workers: int | None = None, memory_limit: str | None = None) ->
 
 
 def _say(line: str) -> None:
-    """Progress of the cluster's first minute: stderr, which Jupyter and marimo show under the
-    cell and which keeps the CLI's `--json` stdout pure."""
-    print(f"workbench: {line}", file=sys.stderr, flush=True)
+    """Progress of the cluster's first minute, as information: stderr from a command (its
+    `--json` stdout stays pure), stdout in a notebook's kernel (Jupyter paints stderr red, as
+    if it were an error)."""
+    print(f"workbench: {line}", file=sys.stdout if _in_kernel() else sys.stderr, flush=True)
+
+
+def _in_kernel() -> bool:
+    """Inside a Jupyter (IPython) kernel, where stdout is the cell's output."""
+    shell = sys.modules.get("IPython")
+    get = getattr(shell, "get_ipython", None)
+    found = get() if callable(get) else None
+    return found is not None and type(found).__name__ == "ZMQInteractiveShell"
 
 
 def _dashboard_link(client: Client) -> str | None:

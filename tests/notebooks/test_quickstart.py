@@ -160,6 +160,18 @@ def test_notebook_runs_with_injected_parameters(executed: dict[str, Any]) -> Non
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
+def test_the_clusters_first_lines_are_information_not_errors(executed: dict[str, Any]) -> None:
+    """Jupyter paints stderr red: the cluster's start is news, not a failure."""
+    streams = [o for c in executed["notebook"].cells if c.cell_type == "code"
+               for o in c.outputs if o.output_type == "stream"]
+    said = [o for o in streams if "workbench: starting a local dask cluster" in o.text]
+    assert [o.name for o in said] == ["stdout"]
+    red = [o.text for o in streams if o.name == "stderr"]
+    assert not any("workbench:" in text for text in red), red
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_kernel_and_its_cluster_exit_with_the_notebook(executed: dict[str, Any]) -> None:
     assert executed["leftovers"] == []
 
