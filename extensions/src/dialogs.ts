@@ -1,6 +1,7 @@
 /**
  * The dialogs: Run as job (a form from the notebook's parameters cell), Promote pilot (a run,
- * the gates it would meet, a reason) and the reason asked before approving or declining.
+ * the gates it would meet, a reason; Promote waits for the gate check) and the reason asked
+ * before approving or declining, beside the gate results recorded with the request.
  * Invalid entries reopen the dialog with the entries kept and each problem beside its field.
  */
 import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
@@ -9,7 +10,17 @@ import { Widget } from '@lumino/widgets';
 import { postAPI, requestAPI } from './api';
 import { ApiError } from './apiError';
 import { h } from './dom';
-import { Gate, gateText, modelNameFor, notebookRunsFilter, Run, runOptionLabel } from './overviewModel';
+import {
+  Gate,
+  gateText,
+  HistoryEntry,
+  modelNameFor,
+  notebookRunsFilter,
+  requestGates,
+  Run,
+  runOptionLabel,
+  splitRequestId
+} from './overviewModel';
 import { Entry, fieldsFor, Parameter, validateAll } from './paramsForm';
 
 /** The one line to show for any failure (an ApiError's, or the error's own message). */
@@ -131,12 +142,47 @@ export async function runAsJob(path: string): Promise<string | null> {
   }
 }
 
+/** Each gate as a list item, passed or failed; every value goes in as text. */
+function gateItems(gates: Gate[], none: string): HTMLLIElement[] {
+  return gates.length
+    ? gates.map(g =>
+        h('li', { class: g.passed ? 'wb-gate wb-mod-passed' : 'wb-gate wb-mod-failed', 'data-gate': g.gate }, gateText(g))
+      )
+    : [h('li', { class: 'wb-hint' }, none)];
+}
+
+/** The gate results recorded with a request, or why they cannot be shown. */
+type RecordedGates = { gates: Gate[] } | { error: string };
+
+async function recordedGates(requestId: string): Promise<RecordedGates> {
+  const split = splitRequestId(requestId);
+  if (!split) {
+    return { error: `${requestId} is not MODEL/N` };
+  }
+  try {
+    const history = await requestAPI<{ entries: HistoryEntry[] }>(`models/${encodeURIComponent(split[0])}/history`);
+    const gates = requestGates(history.entries, requestId);
+    return gates ? { gates } : { error: `the history of ${split[0]} holds no request ${requestId}` };
+  } catch (error) {
+    return { error: failure(error) };
+  }
+}
+
 class ReasonBody extends Widget implements Dialog.IBodyWidget<string> {
-  constructor(prompt: string, value: string, error: string | null) {
+  constructor(prompt: string, value: string, error: string | null, recorded: RecordedGates | null = null) {
     super();
     this.addClass('wb-reason-form');
     this._text = h('textarea', { id: 'wb-reason', name: 'reason', rows: '3', class: 'jp-mod-styled' });
     this._text.value = value;
+    if (recorded) {
+      this.node.append(
+        h('div', { class: 'wb-gates-title' }, 'Gates, as checked when the request was made'),
+        'gates' in recorded
+          ? h('ul', { class: 'wb-gates', 'aria-label': 'Gates' },
+              ...gateItems(recorded.gates, 'No gate applied: the request was recorded as it was.'))
+          : h('div', { class: 'wb-field-error wb-gates-error' }, `The gate results could not be read: ${recorded.error}`)
+      );
+    }
     this.node.append(h('label', { for: 'wb-reason' }, prompt), this._text);
     if (error) {
       this.node.append(h('div', { class: 'wb-field-error', role: 'alert' }, error));
@@ -154,10 +200,11 @@ class ReasonBody extends Widget implements Dialog.IBodyWidget<string> {
 export async function decideRequest(requestId: string, decision: 'approve' | 'decline'): Promise<boolean> {
   let reason = '';
   let error: string | null = null;
+  const recorded = await recordedGates(requestId); // what the decision is about
   for (;;) {
     const result = await showDialog({
       title: `${decision === 'approve' ? 'Approve' : 'Decline'} ${requestId}`,
-      body: new ReasonBody('Reason (kept in the approval record)', reason, error),
+      body: new ReasonBody('Reason (kept in the approval record)', reason, error, recorded),
       buttons: [Dialog.cancelButton(), Dialog.okButton({ label: decision === 'approve' ? 'Approve' : 'Decline' })],
       focusNodeSelector: 'textarea'
     });
@@ -199,7 +246,11 @@ interface PromoteChoice {
   model: string;
   fourEyes: boolean;
   reason: string;
+  /** The gate check was still running when the dialog was accepted (Enter in a field). */
+  checking?: boolean;
 }
+
+export const CHECKING = 'Checking the gates…';
 
 class PromoteBody extends Widget implements Dialog.IBodyWidget<PromoteChoice> {
   constructor(runs: Run[], fromNotebook: boolean, choice: PromoteChoice, error: string | null) {
@@ -238,6 +289,9 @@ class PromoteBody extends Widget implements Dialog.IBodyWidget<PromoteChoice> {
     if (error) {
       this.node.append(h('div', { class: 'wb-field-error', role: 'alert' }, error));
     }
+    // the Dialog re-enables its buttons on each input (its validation, in capture): Promote
+    // stays disabled while the gates are checked (Enter in a field then says to wait)
+    this.node.addEventListener('input', () => this.showChecking());
     this._run.addEventListener('change', () => void this.preview());
     this._model.addEventListener('change', () => void this.preview());
     void this.preview();
@@ -248,40 +302,66 @@ class PromoteBody extends Widget implements Dialog.IBodyWidget<PromoteChoice> {
       runId: this._run.value,
       model: this._model.value.trim(),
       fourEyes: this._fourEyes.checked,
-      reason: this._reason.value
+      reason: this._reason.value,
+      checking: this._checking
     };
+  }
+
+  protected onAfterAttach(): void {
+    this.showChecking();
+  }
+
+  /** The dialog's Promote button: disabled, and saying so, while the gates are checked. */
+  private showChecking(): void {
+    const accept = this.node.closest('.jp-Dialog')?.querySelector<HTMLButtonElement>('.jp-Dialog-button.jp-mod-accept');
+    if (!accept) {
+      return; // not shown yet: onAfterAttach comes back
+    }
+    accept.disabled = this._checking;
+    accept.setAttribute('aria-busy', String(this._checking));
+    accept.title = this._checking ? 'Wait for the gate check to finish' : '';
+    const label = accept.querySelector('.jp-Dialog-buttonLabel') ?? accept;
+    label.textContent = this._checking ? CHECKING : 'Promote';
+  }
+
+  private setChecking(checking: boolean): void {
+    this._checking = checking;
+    this.showChecking();
   }
 
   /** The gates this run meets or misses now: nothing is written. */
   async preview(): Promise<void> {
     const { runId, model } = this.getValue();
     const asked = ++this._asked;
-    this._gates.replaceChildren(h('li', { class: 'wb-hint' }, 'Checking the gates…'));
+    this._gates.replaceChildren(h('li', { class: 'wb-hint wb-checking-gates' }, CHECKING));
     if (!runId || !model) {
       this._gates.replaceChildren(h('li', { class: 'wb-hint' }, 'Pick a run and name the model.'));
+      this.setChecking(false);
       return;
     }
+    this.setChecking(true);
     try {
       const found = await postAPI<PreviewAnswer>('promotions', { model, run_id: runId, preview: true });
       if (asked !== this._asked) {
         return; // a newer choice is being checked
       }
+      this.setChecking(false);
       this._summary.textContent = `${found.champion ? `champion now v${found.champion}` : 'no champion yet'} · ${
         found.pipeline ? `pipeline ${found.pipeline}` : 'a pipeline is created from this notebook'
       } · approver ${found.approver}`;
       this._gates.replaceChildren(
-        ...(found.gates.length
-          ? found.gates.map(g => h('li', { class: g.passed ? 'wb-gate wb-mod-passed' : 'wb-gate wb-mod-failed' }, gateText(g)))
-          : [h('li', { class: 'wb-hint' }, 'No gate applies to this model: the promotion is recorded as it is.')])
+        ...gateItems(found.gates, 'No gate applies to this model: the promotion is recorded as it is.')
       );
     } catch (error) {
       if (asked === this._asked) {
+        this.setChecking(false); // the server checks the gates again on Promote
         this._gates.replaceChildren(h('li', { class: 'wb-field-error' }, failure(error)));
       }
     }
   }
 
   private _asked = 0;
+  private _checking = false;
   private _run: HTMLSelectElement;
   private _model: HTMLInputElement;
   private _fourEyes: HTMLInputElement;
@@ -325,6 +405,10 @@ export async function promotePilot(path: string): Promise<boolean> {
       return false;
     }
     choice = result.value;
+    if (choice.checking) {
+      error = 'Wait for the gate check to finish, then Promote.';
+      continue;
+    }
     if (!choice.model) {
       error = 'Name the registered model.';
       continue;

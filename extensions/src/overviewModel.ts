@@ -364,3 +364,59 @@ export function notebookRunsFilter(relPath: string): string | null {
 export function gateText(gate: Gate): string {
   return `${gate.passed ? '✓' : '✗'} ${gate.gate}${gate.detail ? `: ${gate.detail}` : ''}`;
 }
+
+export interface PendingApprovalRow extends PendingRow {
+  model: string;
+}
+
+/**
+ * Every request waiting for a decision, of every model, the longest waiting first (then by
+ * model and id): the sidebar lists these above everything else. Each line names its model.
+ */
+export function pendingApprovals(models: ReadonlyArray<Model>): PendingApprovalRow[] {
+  const waiting = models.flatMap(m => (m.pending ?? []).map(p => ({ model: m.model, request: p })));
+  const key = (w: { model: string; request: PendingRequest }): string[] => [w.request.at ?? '', w.model, w.request.request_id];
+  waiting.sort((a, b) => {
+    const [x, y] = [key(a), key(b)];
+    const i = x.findIndex((part, j) => part !== y[j]);
+    return i < 0 ? 0 : x[i] < y[i] ? -1 : 1;
+  });
+  return waiting.map(({ model, request }) => ({
+    ...modelRows([{ model, champion: null, drift: null, pending: [request] }])[0].pending[0],
+    model
+  }));
+}
+
+/** "MODEL/N" (as `promote` printed it) as [MODEL, N]; null when it is not that. */
+export function splitRequestId(requestId: string): [string, number] | null {
+  const cut = requestId.lastIndexOf('/');
+  const seq = requestId.slice(cut + 1);
+  if (cut <= 0 || !/^[0-9]+$/.test(seq)) {
+    return null;
+  }
+  return [requestId.slice(0, cut), Number(seq)];
+}
+
+/** An entry of a model's history (GET models/NAME/history), as far as the dialogs read it. */
+export interface HistoryEntry {
+  seq?: number;
+  action?: string;
+  gates?: Gate[];
+  [key: string]: unknown;
+}
+
+/**
+ * The gate results recorded with request `requestId` ("MODEL/N": the `requested` entry N of
+ * the model's history); null when the history holds no such request.
+ */
+export function requestGates(entries: ReadonlyArray<HistoryEntry> | null | undefined, requestId: string): Gate[] | null {
+  const split = splitRequestId(requestId);
+  if (!split) {
+    return null;
+  }
+  const entry = (entries ?? []).find(e => Number(e.seq) === split[1] && e.action === 'requested');
+  if (!entry) {
+    return null;
+  }
+  return (entry.gates ?? []).map(g => ({ gate: String(g.gate), passed: !!g.passed, detail: g.detail ? String(g.detail) : '' }));
+}

@@ -1,5 +1,6 @@
 /**
- * The Workbench sidebar: experiments and their newest runs (live status and progress of jobs
+ * The Workbench sidebar: first the requests waiting for a decision (approve or decline, each
+ * with its gates), then experiments and their newest runs (live status and progress of jobs
  * and sweeps, filtered to one experiment on request), production models (champion, pending
  * requests, drift) and pipelines (last and next run), from one GET overview per refresh, one
  * request in flight at a time. When the store, the cluster or the server is away a banner
@@ -14,6 +15,7 @@ import {
   experimentOptions,
   modelRows,
   Overview,
+  pendingApprovals,
   overviewEndpoint,
   pipelineRows,
   RunGroup,
@@ -45,6 +47,7 @@ export class WorkbenchSidebar extends Widget {
     this._experiments = h('select', { class: 'wb-experiment-filter', 'aria-label': 'Show the runs of' });
     this._experiments.addEventListener('change', () => void this.choose(this._experiments.value || null));
     this._models = h('ul', { class: 'wb-list wb-models', 'aria-label': 'Models' });
+    this._pending = h('ul', { class: 'wb-list wb-pending-list wb-approvals', 'aria-label': 'Pending approvals' });
     this._pipelines = h('ul', { class: 'wb-list wb-pipelines', 'aria-label': 'Pipelines' });
     const dashboards = h(
       'div',
@@ -58,6 +61,8 @@ export class WorkbenchSidebar extends Widget {
         button('Refresh', () => void this.refresh(), { 'aria-label': 'Refresh the Workbench sidebar' })),
       this._banner,
       this._status,
+      h('h2', {}, 'Pending approvals'),
+      this._pending,
       h('h2', {}, 'Experiments'),
       h('label', { class: 'wb-field wb-inline wb-experiments' }, 'Show runs of ', this._experiments),
       h('h2', {}, 'Runs'),
@@ -131,6 +136,7 @@ export class WorkbenchSidebar extends Widget {
     if (current) {
       this._runs.replaceChildren(...this.runItems(data));
     }
+    this._pending.replaceChildren(...this.pendingItems(data));
     this._models.replaceChildren(...this.modelItems(data));
     this._pipelines.replaceChildren(...this.pipelineItems(data));
   }
@@ -198,21 +204,30 @@ export class WorkbenchSidebar extends Widget {
     );
   }
 
+  /** Every request waiting for a decision, of every model, the longest waiting first. */
+  private pendingItems(data: Overview): HTMLElement[] {
+    const rows = pendingApprovals(data.models ?? []);
+    if (!rows.length) {
+      return [h('li', { class: 'wb-empty' }, 'Nothing waits for a decision.')];
+    }
+    return rows.map(p =>
+      h(
+        'li',
+        { class: 'wb-pending', 'data-request-id': p.requestId, 'data-model': p.model },
+        h('span', { class: 'wb-pending-text' }, p.text),
+        button('Approve', () => void this.decide(p.requestId, 'approve'), { 'aria-label': p.approveLabel }),
+        button('Decline', () => void this.decide(p.requestId, 'decline'), { 'aria-label': p.declineLabel })
+      )
+    );
+  }
+
   private modelItems(data: Overview): HTMLElement[] {
     const rows = modelRows(data.models ?? []);
     if (!rows.length) {
       return [h('li', { class: 'wb-empty' }, 'No registered models yet.')];
     }
     return rows.map(row => {
-      const pending = row.pending.map(p =>
-        h(
-          'li',
-          { class: 'wb-pending', 'data-request-id': p.requestId },
-          h('span', { class: 'wb-pending-text' }, p.text),
-          button('Approve', () => void this.decide(p.requestId, 'approve'), { 'aria-label': p.approveLabel }),
-          button('Decline', () => void this.decide(p.requestId, 'decline'), { 'aria-label': p.declineLabel })
-        )
-      );
+      const waiting = row.pending.length;
       return h(
         'li',
         { class: 'wb-model', 'data-model': row.name },
@@ -230,7 +245,8 @@ export class WorkbenchSidebar extends Widget {
               title: row.drift.why
             })
           : h('span', { class: 'wb-drift' }, 'no drift check'),
-        pending.length ? h('ul', { class: 'wb-pending-list', 'aria-label': `Pending requests of ${row.name}` }, ...pending) : null
+        // the requests themselves are listed first, under Pending approvals
+        waiting ? h('span', { class: 'wb-hint wb-model-pending' }, `${waiting} pending approval${waiting === 1 ? '' : 's'}`) : null
       );
     });
   }
@@ -267,5 +283,6 @@ export class WorkbenchSidebar extends Widget {
   private _experiment: string | null = null;
   private _answered: string | null = null;
   private _models: HTMLUListElement;
+  private _pending: HTMLUListElement;
   private _pipelines: HTMLUListElement;
 }
