@@ -91,13 +91,10 @@ def request_card(model: str, entry: dict[str, Any], decide: Decide | None
     """One request: what is asked, by whom and why, every gate's result; a reason field and
     Approve / Decline (without `decide`, read-only: the inline view has no login)."""
     request_id = f"{model}/{entry['seq']}"
-    kind = "rollback" if entry.get("kind") == "rollback" else "promotion"
     head = pn.pane.HTML(
-        f"<p><code>{escape(request_id)}</code>: {kind} of v{escape(str(entry.get('version')))}"
-        f" (run <code>{escape(str(entry.get('run_id')))}</code>{run_link(entry.get('run_id'))}),"
-        " requested by "
-        f"<strong>{escape(str(entry.get('requester')))}</strong> at "
-        f"{escape(str(entry.get('at')))}<br>Why: {escape(str(entry.get('reason')))}</p>"
+        f"<p><code>{escape(request_id)}</code>: {asks(entry)}, requested by "
+        f"<strong>{_shown(entry.get('requester'))}</strong> at {_shown(entry.get('at'))}<br>"
+        f"Why: {_shown(entry.get('reason'), 'no reason given')}</p>"
         + gates_table(entry.get("gates") or []), sizing_mode="stretch_width")
     if decide is None:
         return pn.Column(head, sizing_mode="stretch_width", styles=_CARD)
@@ -119,6 +116,27 @@ def request_card(model: str, entry: dict[str, Any], decide: Decide | None
                      styles=_CARD)
 
 
+def asks(entry: dict[str, Any]) -> str:
+    """What a request asks, as HTML: "promotion of run <id>" (a promotion request names a run;
+    its version is registered only once approved), "promotion of vN (run <id>)" once a version
+    exists, "rollback to vN (run <id>)"; never a missing value as "None"."""
+    version, run_id = entry.get("version"), entry.get("run_id")
+    run = ""
+    if run_id:
+        short = str(run_id)[:8]
+        run = (f'run <code title="{escape(str(run_id), quote=True)}">{escape(short)}</code>'
+               f"{run_link(str(run_id))}")
+    kind = "rollback to" if entry.get("kind") == "rollback" else "promotion of"
+    if version is None or str(version) == "":
+        return f"{kind} {run}" if run else f"{kind} an unknown run"
+    return f"{kind} v{escape(str(version))}" + (f" ({run})" if run else "")
+
+
+def _shown(value: object, missing: str = "unknown") -> str:
+    """`value` escaped, or `missing` (in italics) where there is none: never "None"."""
+    return f"<em>{missing}</em>" if value is None or str(value) == "" else escape(str(value))
+
+
 _CARD = {"border": "1px solid #ddd", "border-radius": "6px", "padding": "4px 12px",
          "margin-bottom": "8px"}
 
@@ -137,23 +155,41 @@ def gates_table(gates: list[dict[str, Any]]) -> str:
             "<tr><th>verdict</th><th>gate</th><th>detail</th></tr>" + rows + "</table>")
 
 
+# Each column's header, and a width (px) that shows it, and the column's usual values, in full
+# at the page's 16px bold: a header has no sort arrow beside it (the history is in order, newest
+# first), so the width is the title plus the cell's padding (24 px). At the default page width
+# (1280 px, the sidebar open) reason and gates share the ~200 px left; their smallest widths
+# keep their headers whole, so a narrower page scrolls the table sideways instead of cutting.
+HISTORY_TITLES = {"seq": "seq", "at": "at (UTC)", "action": "action", "version": "version",
+                  "previous": "previous", "run_id": "run_id", "who": "who", "reason": "reason",
+                  "gates": "gates"}
+_WIDTHS = {"seq": 58, "at": 145, "action": 95, "version": 95, "previous": 105, "run_id": 100,
+           "who": 75}
+_MIN_WIDTHS = {"reason": 90, "gates": 85}
+
+
 def history_table(data: dict[str, Any]) -> pn.viewable.Viewable:
-    frame = data["history"]
+    frame = data["history"].copy()
+    at = pd.to_datetime(frame["at"], utc=True, errors="coerce", format="ISO8601")
+    frame["at"] = at.dt.strftime("%Y-%m-%d %H:%M").where(at.notna(), frame["at"])
     # plain text escapes each cell; textarea keeps it escaped and wraps the long ones
     wrap = {"reason", "gates", "who", "run_id"}
     formatters = {column: {"type": "textarea" if column in wrap else "plaintext"}
                   for column in frame.columns}
-    widths = {"seq": 50, "at": 165, "action": 95, "version": 70, "previous": 75,
-              "run_id": 120, "who": 90}  # the rest (reason, gates) share what is left
-    return pn.widgets.Tabulator(frame, disabled=True, show_index=False, formatters=formatters,
-                                widths=widths, layout="fit_columns",
-                                sizing_mode="stretch_width", name="history", height=400)
+    return pn.widgets.Tabulator(
+        frame, disabled=True, show_index=False, formatters=formatters,
+        titles={c: HISTORY_TITLES.get(c, c) for c in frame.columns}, widths=dict(_WIDTHS),
+        layout="fit_columns", header_align="left",
+        configuration={"columnDefaults": {"headerSort": False},
+                       "columns": [{"field": c, "minWidth": w} for c, w in _MIN_WIDTHS.items()]},
+        sizing_mode="stretch_width", name="history", height=400)
 
 
 def timeline(data: dict[str, Any]) -> pn.viewable.Viewable:
     """The champion's version over time: a step at each promotion or rollback, hover for who
-    and why (Bokeh draws tooltips' values as text)."""
-    from bokeh.models import ColumnDataSource, HoverTool
+    and why (Bokeh draws tooltips' values as text). The time axis reads as dates and times at
+    any span: one point (or a few close together) gets an hour either side, not a millisecond."""
+    from bokeh.models import ColumnDataSource, HoverTool, Range1d
     from bokeh.plotting import figure
 
     frame = data["history"]
@@ -161,22 +197,41 @@ def timeline(data: dict[str, Any]) -> pn.viewable.Viewable:
     if moves.empty:
         return pn.pane.HTML("<p><em>No champion yet, so no timeline.</em></p>")
     moves = moves.iloc[::-1]  # oldest first
+    at = list(pd.to_datetime(moves["at"], utc=True, format="ISO8601").dt.tz_localize(None))
     source = ColumnDataSource({
-        "at": list(pd.to_datetime(moves["at"], utc=True).dt.tz_localize(None)),
-        "version": [int(v) for v in moves["version"]], "action": list(moves["action"]),
+        "at": at, "version": [int(v) for v in moves["version"]], "action": list(moves["action"]),
         "who": [str(w or "") for w in moves["who"]], "reason": [str(r or "") for r in
                                                                moves["reason"]],
         "colour": ["#b06000" if a == "rollback" else "#1f4e9c" for a in moves["action"]]})
+    pad = max((max(at) - min(at)) * 0.05, pd.Timedelta(hours=1))
     chart = figure(title="Champion over time", x_axis_type="datetime", height=220,
+                   x_range=Range1d(min(at) - pad, max(at) + pad),
                    y_axis_label="champion version", sizing_mode="stretch_width",
                    tools="pan,wheel_zoom,box_zoom,reset,save")
+    chart.xaxis.formatter = time_axis()
     chart.step("at", "version", source=source, mode="after", color="#999999")
     dots = chart.scatter("at", "version", source=source, size=10, color="colour")
     chart.add_tools(HoverTool(renderers=[dots], formatters={"@at": "datetime"}, tooltips=[
-        ("at", "@at{%F %H:%M}"), ("version", "v@version"), ("action", "@action"),
+        ("at", "@at{%F %H:%M} UTC"), ("version", "v@version"), ("action", "@action"),
         ("who", "@who"), ("why", "@reason")]))
     chart.yaxis.ticker.desired_num_ticks = min(10, max(int(moves["version"].max()), 2))
     return pn.pane.Bokeh(chart, name="timeline", sizing_mode="stretch_width")
+
+
+def time_axis() -> Any:
+    """Tick labels as times of day (below the first, its date) or dates, whatever the zoom:
+    Bokeh's defaults label a short span "500us" or ":15"."""
+    from bokeh.models import DatetimeTickFormatter
+
+    day = "%Y-%m-%d"
+    return DatetimeTickFormatter(
+        microseconds="%H:%M:%S.%6N", milliseconds="%H:%M:%S.%3N", seconds="%H:%M:%S",
+        minsec="%H:%M:%S", minutes="%H:%M", hourmin="%H:%M", hours="%H:%M", days=day,
+        months="%Y-%m", years="%Y",
+        context=DatetimeTickFormatter(
+            microseconds=day, milliseconds=day, seconds=day, minsec=day, minutes=day,
+            hourmin=day, hours=day, days="%Y", months="%Y", years=""),
+        context_which="start")
 
 
 ShowDossier = Callable[[str], Awaitable[str]]  # version -> the dossier page's HTML

@@ -3,12 +3,14 @@ and the scheduler running beside it until the server stops."""
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from itertools import pairwise
 from pathlib import Path
 
 import psutil
@@ -191,3 +193,100 @@ def test_runs_link_to_the_mlflow_ui_when_there_is_one(monkeypatch: pytest.Monkey
     card = views.request_card("m", {"seq": 2, "version": "3", "run_id": "abc",
                                     "requester": "ana", "reason": "r", "gates": []}, None)
     assert 'href="http://127.0.0.1:5000/#/runs/abc"' in card.objects[0].object
+
+
+
+def test_a_request_says_what_it_asks_and_never_none() -> None:
+    from workbench_apps.promotion import views
+
+    run = "8cda2627e49746a0975a4c9618b2de1a"
+    asked = views.request_card("m", {"seq": 2, "version": None, "run_id": run, "requester": None,
+                                     "reason": MARKUP, "at": None, "gates": []}, None)
+    head = asked.objects[0].object
+    assert "promotion of run <code" in head and ">8cda2627</code>" in head, head
+    assert "None" not in head and "vNone" not in head
+    assert "&lt;img src=x" in head and "<img" not in head  # the reason, as text
+    rollback = views.request_card("m", {"seq": 3, "kind": "rollback", "version": "1",
+                                        "run_id": run, "requester": "bo", "reason": "r",
+                                        "at": "2026-01-01T00:00:00+00:00"}, None)
+    assert "rollback to v1 (run <code" in rollback.objects[0].object
+
+
+# The Bokeh x axis as the browser drew it: its major ticks (ms since the epoch), their labels,
+# and the range shown.
+_X_AXIS = """() => {
+  for (const v of Bokeh.index.all_views()) {
+    if (v.model.type !== 'DatetimeAxis') continue;
+    const ticks = v.tick_coords.major[v.dimension];
+    const range = v.parent.frame.x_range;
+    return {ticks, labels: v.model.formatter.doFormat(ticks, {loc: 0}),
+            start: range.start, end: range.end};
+  }
+  return null;
+}"""
+
+# Each history header as the browser lays it out: its text, and whether CSS cuts it.
+_HEADERS = """() => {
+  const all = (root, acc) => {
+    root.querySelectorAll('.tabulator-col-title').forEach(e => acc.push(e));
+    root.querySelectorAll('*').forEach(e => { if (e.shadowRoot) all(e.shadowRoot, acc); });
+    return acc;
+  };
+  return all(document, []).filter(t => t.textContent.trim())
+    .map(t => [t.textContent.trim(), t.scrollWidth, t.clientWidth, t.offsetWidth]);
+}"""
+
+
+@pytest.mark.timeout(300)
+def test_one_champion_and_a_request_read_in_full_in_the_browser(
+        tracking: MlflowClient, wb_home: Path, tmp_path: Path) -> None:
+    """What a first look at /promotion showed: "promotion of vNone" for a request, a one-point
+    timeline labelled in microseconds, history headers cut to "s..", "act..."."""
+    from datetime import datetime, timedelta
+
+    from workbench_apps.promotion.views import HISTORY_TITLES
+
+    wb.promote("credit", run_id=trained(0.7), approver="ana", reason="v1")
+    run = trained(0.9)
+    wb.promote("credit", run_id=run, approver="ana", reason=f"v2 {MARKUP}", four_eyes=True)
+    promoted = datetime.fromisoformat(wb.history("credit")[0]["at"])
+    port = free_port()
+    env = {**service_env(), "WORKBENCH_HOME": str(wb_home),
+           "WORKBENCH_COOKIE_SECRET": "cookie-secret-value-123",
+           "WORKBENCH_DASHBOARD_USERS": "ana:s3cret"}
+    with (tmp_path / "dashboard.log").open("w") as sink:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).with_name("workbench")), "dashboard", "--port", str(port)],
+            cwd=tmp_path, env=env, stdout=sink, stderr=sink)
+    try:
+        with browser_page() as page:  # 1280 px wide, the sidebar open: the default page
+            _login(page, f"http://127.0.0.1:{port}", server, tmp_path / "dashboard.log")
+            page.goto(f"http://127.0.0.1:{port}/promotion")
+            card = page.locator("p", has_text="credit/2").first
+            card.wait_for(timeout=60_000)
+            said = card.inner_text()
+            assert f"promotion of run {run[:8]}, requested by ana" in said, said
+            assert "None" not in said and f"v2 {MARKUP}" in said  # markup shown as text
+
+            page.locator("canvas").first.wait_for()
+            page.wait_for_function("() => window.Bokeh && [...Bokeh.index.all_views()]"
+                                   ".some(v => v.model.type === 'DatetimeAxis')")
+            axis = page.evaluate(_X_AXIS)
+            assert axis and len(axis["ticks"]) >= 2, axis
+            assert axis["end"] - axis["start"] >= 3_600_000, axis  # hours around the point
+            assert min(b - a for a, b in pairwise(axis["ticks"])) >= 60_000, axis
+            times = [label.split("\n")[0] for label in axis["labels"]]
+            assert all(re.fullmatch(r"\d\d:\d\d(:\d\d)?|\d{4}-\d\d(-\d\d)?", t)
+                       for t in times), axis["labels"]  # no "500us", no ":15"
+            shown = "\n".join(axis["labels"])
+            days = {(promoted - timedelta(hours=h)).strftime("%Y-%m-%d") for h in (0, 1)}
+            assert any(day in shown for day in days), axis["labels"]  # and its date, below
+
+            page.get_by_text("requested", exact=True).first.wait_for()
+            headers = page.evaluate(_HEADERS)
+            assert [h[0] for h in headers] == list(HISTORY_TITLES.values()), headers
+            cut = [h for h in headers if h[1] > h[2]]
+            assert not cut, f"headers cut by CSS (text, scrollWidth, clientWidth): {cut}"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
