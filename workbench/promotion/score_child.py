@@ -32,40 +32,18 @@ def child_environment() -> dict[str, str]:
 
 
 def score_elsewhere(uri: str, frame: pd.DataFrame, target: str, name: str) -> float:
-    import mlflow
-
-    from workbench.promotion import registry
-
     with tempfile.TemporaryDirectory(prefix="wb-score-") as scratch:
         os.chmod(scratch, 0o700)
-        with registry.quiet_downloads():
-            try:  # files only: nothing is unpickled here
-                local = mlflow.artifacts.download_artifacts(artifact_uri=uri,
-                                                            dst_path=f"{scratch}/model")
-            except Exception as exc:
-                raise ConfigError(f"cannot read the model {uri} to score it "
-                                  f"({str(exc).splitlines()[0][:200]})") from None
         rows = Path(scratch) / "rows.parquet"
         frame.to_parquet(rows)
-        job = Path(scratch) / "job.json"
-        job.write_text(json.dumps({"model": local, "rows": str(rows), "target": target,
-                                   "score": name, "uri": uri}))
-        try:
-            done = subprocess.run([sys.executable, "-m", __name__, str(job)], text=True,
-                                  capture_output=True, timeout=TIMEOUT_S, cwd=scratch,
-                                  env=child_environment())
-        except subprocess.TimeoutExpired:
-            raise ConfigError(f"scoring the model {uri} took over {TIMEOUT_S:.0f}s; "
-                              "nothing was moved") from None
-    lines = done.stdout.strip().splitlines()
-    try:
-        answer = json.loads(lines[-1]) if lines else {}
-    except ValueError:
-        answer = {}
+        answer, why = _run_child(scratch, {"model": _model_files(uri, scratch),
+                                           "rows": str(rows), "target": target, "score": name,
+                                           "uri": uri}, child_environment(),
+                                 f"scoring the model {uri} took over {TIMEOUT_S:.0f}s; "
+                                 "nothing was moved")
     if "score" in answer:
         return float(answer["score"])
-    why = answer.get("error") or (done.stderr.strip().splitlines() or ["no answer"])[-1]
-    raise ConfigError(str(why)[:400])
+    raise ConfigError(why)
 
 
 def predict_elsewhere(uri: str, frames: dict[str, pd.DataFrame], root: Path | None = None
@@ -74,46 +52,60 @@ def predict_elsewhere(uri: str, frames: dict[str, pd.DataFrame], root: Path | No
     class's probability for a model giving two per row), made in a child process: the model is
     unpickled there, never in the caller (a Jupyter server, a dashboard, a monitor). The
     project at `root` comes first on the child's path: a model's own classes live there."""
-    import mlflow
     import numpy as np
-
-    from workbench.promotion import registry
 
     with tempfile.TemporaryDirectory(prefix="wb-predict-") as scratch:
         os.chmod(scratch, 0o700)
-        with registry.quiet_downloads():
-            try:  # files only: nothing is unpickled here
-                local = mlflow.artifacts.download_artifacts(artifact_uri=uri,
-                                                            dst_path=f"{scratch}/model")
-            except Exception as exc:
-                raise ConfigError(f"cannot read the model {uri} to score it "
-                                  f"({str(exc).splitlines()[0][:200]})") from None
         rows = {}
         for name, frame in frames.items():
             rows[name] = str(Path(scratch) / f"{name}.parquet")
             frame.to_parquet(rows[name])
-        job = Path(scratch) / "job.json"
-        job.write_text(json.dumps({"model": local, "predict": rows, "uri": uri}))
         env = child_environment()
         if root is not None:
             from workbench.project import python_path
 
             env["PYTHONPATH"] = python_path(root)
-        try:
-            done = subprocess.run([sys.executable, "-m", __name__, str(job)], text=True,
-                                  capture_output=True, timeout=TIMEOUT_S, cwd=scratch, env=env)
-        except subprocess.TimeoutExpired:
-            raise ConfigError(f"scoring the model {uri} took over {TIMEOUT_S:.0f}s") from None
-        lines = done.stdout.strip().splitlines()
-        try:
-            answer = json.loads(lines[-1]) if lines else {}
-        except ValueError:
-            answer = {}
+        answer, why = _run_child(scratch, {"model": _model_files(uri, scratch),
+                                           "predict": rows, "uri": uri}, env,
+                                 f"scoring the model {uri} took over {TIMEOUT_S:.0f}s")
         if answer.get("predicted"):
             return {name: np.load(f"{path}.npy", allow_pickle=False)
                     for name, path in rows.items()}
+    raise ConfigError(why)
+
+
+def _model_files(uri: str, scratch: str) -> str:
+    """The model's files copied into `scratch`: files only, nothing is unpickled here."""
+    import mlflow
+
+    from workbench.promotion import registry
+
+    with registry.quiet_downloads():
+        try:
+            return str(mlflow.artifacts.download_artifacts(artifact_uri=uri,
+                                                           dst_path=f"{scratch}/model"))
+        except Exception as exc:
+            raise ConfigError(f"cannot read the model {uri} to score it "
+                              f"({str(exc).splitlines()[0][:200]})") from None
+
+
+def _run_child(scratch: str, job: dict[str, Any], env: dict[str, str], too_slow: str
+               ) -> tuple[dict[str, Any], str]:
+    """Run this module on `job` in `scratch`; (its JSON answer, why it gave none)."""
+    path = Path(scratch) / "job.json"
+    path.write_text(json.dumps(job))
+    try:
+        done = subprocess.run([sys.executable, "-m", __name__, str(path)], text=True,
+                              capture_output=True, timeout=TIMEOUT_S, cwd=scratch, env=env)
+    except subprocess.TimeoutExpired:
+        raise ConfigError(too_slow) from None
+    lines = done.stdout.strip().splitlines()
+    try:
+        answer = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        answer = {}
     why = answer.get("error") or (done.stderr.strip().splitlines() or ["no answer"])[-1]
-    raise ConfigError(str(why)[:400])
+    return answer, str(why)[:400]
 
 
 def _predict_job(job: dict[str, Any]) -> None:
